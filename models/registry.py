@@ -1,0 +1,65 @@
+"""A small model registry in the spirit of timm: `@register_model(task)` records a builder under its own name,
+`list_models(task)` feeds the app's menus and the tests, `create_model(name)` builds one by name."""
+from __future__ import annotations
+
+import fnmatch
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+TASKS = ("saliency", "scanpath", "panorama")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    task: str
+    builder: Callable
+    description: str
+    needs_gaze: bool          # True for models that need recorded fixations (gold): not offered for uploads
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+# The model each task uses when none is named. Trained models replace the baselines here when they land.
+DEFAULT = {"saliency": "centerbias", "scanpath": "saliency-sampler", "panorama": "equator-bias"}
+
+
+def register_model(task: str, description: str = "", needs_gaze: bool = False):
+    if task not in TASKS:
+        raise ValueError(f"unknown task '{task}'; tasks are {TASKS}")
+
+    def wrap(builder: Callable) -> Callable:
+        name = builder.__name__.replace("_", "-")
+        if name in _REGISTRY:
+            warnings.warn(f"model '{name}' registered twice; the later one wins")
+        doc = description or (builder.__doc__ or "").strip().splitlines()[0]
+        _REGISTRY[name] = ModelEntry(name, task, builder, doc, needs_gaze)
+        return builder
+
+    return wrap
+
+
+def list_models(task: str | None = None, pattern: str = "*", include_gaze_models: bool = True) -> list[str]:
+    """Sorted model names, optionally for one task, filtered by a wildcard pattern."""
+    if task is not None and task not in TASKS:
+        raise ValueError(f"unknown task '{task}'; tasks are {TASKS}")
+    return sorted(
+        e.name for e in _REGISTRY.values()
+        if (task is None or e.task == task) and fnmatch.fnmatch(e.name, pattern)
+        and (include_gaze_models or not e.needs_gaze)
+    )
+
+
+def model_entry(name: str) -> ModelEntry:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model '{name}'. Available: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, weights: str | None = None, **kwargs):
+    """Build a registered model. `weights`: None = bundled default, a folder path, or 'hub:REPO@REV'."""
+    entry = model_entry(name)
+    if weights is not None:
+        kwargs["weights"] = weights
+    return entry.builder(**kwargs)

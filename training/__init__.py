@@ -1,0 +1,1 @@
+"""Datasets, losses, training loops and evaluation for the visual-attention studio."""

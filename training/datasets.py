@@ -1,0 +1,212 @@
+"""Eye-tracking datasets in the shared layout: `images/` + `fixations.csv` (+ optional `splits.csv`).
+
+fixations.csv columns: image,subject,index,x,y,duration_ms — one row per fixation, `index` the order inside one
+subject's scanpath on one image, x right / y down in pixels of the original image. Bad rows are reported with
+their line number and never silently dropped.
+
+    ds = load_dataset("mit1003", split="test")     # by name under $GAZE_DATA/gaze/, or by path
+    ds.fixations(ds.images[0])                      # (N, 2) x, y of every subject
+    ds.scanpaths(ds.images[0])                      # {subject: (n, 3) x, y, duration_ms}
+    ds.saliency_map(ds.images[0])                   # Gaussian-blurred fixation map, sums to 1
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from training.config import DEFAULT_SIGMA_PX, SIGMA_PX, gaze_data_root
+
+REQUIRED_COLUMNS = ("image", "subject", "index", "x", "y", "duration_ms")
+SPLITS = ("train", "val", "test")
+
+
+class DatasetError(ValueError):
+    """Raised for anything wrong with a dataset folder; the message says what and where."""
+
+
+@dataclass
+class GazeDataset:
+    root: Path
+    name: str
+    split: str | None
+    images: list[str]                                   # image file names in this split, sorted
+    sizes: dict[str, tuple[int, int]]                   # image -> (width, height)
+    _scanpaths: dict[str, dict[str, np.ndarray]] = field(repr=False, default_factory=dict)
+    sigma_px: float = DEFAULT_SIGMA_PX
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image_path(self, image: str) -> Path:
+        return self.root / "images" / image
+
+    def load_image(self, image: str) -> np.ndarray:
+        """RGB uint8 (H, W, 3)."""
+        with Image.open(self.image_path(image)) as im:
+            return np.asarray(im.convert("RGB"))
+
+    def scanpaths(self, image: str) -> dict[str, np.ndarray]:
+        """{subject: (n, 3) array of x, y, duration_ms in temporal order}."""
+        return self._scanpaths.get(image, {})
+
+    def fixations(self, image: str) -> np.ndarray:
+        """(N, 2) x, y of all subjects' fixations on `image` (duplicates kept)."""
+        paths = self.scanpaths(image).values()
+        if not paths:
+            return np.zeros((0, 2))
+        return np.concatenate([p[:, :2] for p in paths])
+
+    def fixation_map(self, image: str) -> np.ndarray:
+        """(H, W) fixation counts at pixel (floor(y), floor(x))."""
+        return fixation_map(self.fixations(image), self.sizes[image])
+
+    def saliency_map(self, image: str, sigma_px: float | None = None) -> np.ndarray:
+        """Empirical saliency map: fixation map blurred with σ (default: 1 dva for the dataset), sums to 1."""
+        return empirical_saliency_map(self.fixations(image), self.sizes[image], sigma_px or self.sigma_px)
+
+
+def fixation_map(fixations: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Counts of fixations per pixel; `size` is (width, height)."""
+    width, height = size
+    fmap = np.zeros((height, width), dtype=np.float64)
+    if len(fixations):
+        xs = np.clip(np.floor(fixations[:, 0]).astype(int), 0, width - 1)
+        ys = np.clip(np.floor(fixations[:, 1]).astype(int), 0, height - 1)
+        np.add.at(fmap, (ys, xs), 1.0)
+    return fmap
+
+
+def empirical_saliency_map(fixations: np.ndarray, size: tuple[int, int], sigma_px: float) -> np.ndarray:
+    """Gaussian-blurred fixation map (reflect borders, as pysaliency's FixationMap), normalised to sum 1."""
+    blurred = gaussian_filter(fixation_map(fixations, size), sigma_px, mode="reflect")
+    total = blurred.sum()
+    if total <= 0:
+        raise DatasetError("cannot build an empirical saliency map without fixations")
+    return blurred / total
+
+
+def resolve_dataset_dir(name_or_path: str | Path) -> Path:
+    """A folder path, or a dataset name under $GAZE_DATA/gaze/."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path.resolve()
+    candidate = gaze_data_root() / "gaze" / str(name_or_path)
+    if candidate.is_dir():
+        return candidate
+    raise DatasetError(
+        f"dataset '{name_or_path}' not found: it is neither a folder nor a name under {gaze_data_root() / 'gaze'} "
+        "(set GAZE_DATA to the shared data folder)"
+    )
+
+
+def _read_split(root: Path, name: str, split: str) -> set[str]:
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split '{split}'; choose one of {', '.join(SPLITS)}")
+    for splits_csv in (root / "splits.csv", root.parent / "splits.csv"):
+        if not splits_csv.is_file():
+            continue
+        with open(splits_csv, newline="") as f:
+            reader = csv.DictReader(f)
+            if not {"image", "split"} <= set(reader.fieldnames or ()):
+                raise DatasetError(f"{splits_csv}: needs columns image,split (and optionally dataset)")
+            chosen = {r["image"] for r in reader if r["split"] == split and r.get("dataset", name) == name}
+        if chosen:
+            return chosen
+    raise DatasetError(f"no '{split}' split for dataset '{name}' (looked for splits.csv in {root} and its parent)")
+
+
+def _parse_fixations(csv_path: Path, sizes: dict[str, tuple[int, int]]) -> dict[str, dict[str, np.ndarray]]:
+    rows: dict[str, dict[str, list[tuple[int, float, float, float]]]] = defaultdict(lambda: defaultdict(list))
+    with open(csv_path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != REQUIRED_COLUMNS:
+            raise DatasetError(f"{csv_path}: header must be {','.join(REQUIRED_COLUMNS)}, got {header}")
+        for line_no, row in enumerate(reader, start=2):
+            if len(row) != len(REQUIRED_COLUMNS):
+                raise DatasetError(f"{csv_path}:{line_no}: expected 6 fields, got {len(row)}: {row}")
+            image, subject = row[0], row[1]
+            try:
+                index, x, y, duration = int(row[2]), float(row[3]), float(row[4]), float(row[5])
+            except ValueError:
+                raise DatasetError(f"{csv_path}:{line_no}: index, x, y, duration_ms must be numbers: {row}") from None
+            if image not in sizes:
+                raise DatasetError(f"{csv_path}:{line_no}: image '{image}' is not in images/")
+            width, height = sizes[image]
+            if not (np.isfinite(x) and np.isfinite(y) and 0 <= x <= width and 0 <= y <= height):
+                raise DatasetError(f"{csv_path}:{line_no}: fixation ({x}, {y}) outside the {width}×{height} image {image}")
+            if not np.isfinite(duration) or duration < 0 or index < 0:
+                raise DatasetError(f"{csv_path}:{line_no}: negative or invalid index/duration: {row}")
+            rows[image][subject].append((index, x, y, duration))
+    scanpaths: dict[str, dict[str, np.ndarray]] = {}
+    for image, subjects in rows.items():
+        scanpaths[image] = {}
+        for subject, fixs in subjects.items():
+            fixs.sort()
+            indices = [i for i, *_ in fixs]
+            if len(set(indices)) != len(indices):
+                raise DatasetError(f"{csv_path}: subject {subject} on {image} has a repeated fixation index")
+            scanpaths[image][subject] = np.array([f[1:] for f in fixs], dtype=np.float64)
+    return scanpaths
+
+
+def _image_sizes(images_dir: Path, names: list[str]) -> dict[str, tuple[int, int]]:
+    sizes = {}
+    for name in names:
+        try:
+            with Image.open(images_dir / name) as im:   # header only, no decode
+                sizes[name] = im.size
+        except OSError as err:
+            raise DatasetError(f"{images_dir / name}: not a readable image ({err})") from None
+    return sizes
+
+
+_CACHE: dict[tuple[str, str | None], GazeDataset] = {}
+
+
+def load_dataset(name_or_path: str | Path, split: str | None = None) -> GazeDataset:
+    """Load a dataset folder (cached per process). `split` None = every image with fixations."""
+    root = resolve_dataset_dir(name_or_path)
+    key = (str(root), split)
+    if key in _CACHE:
+        return _CACHE[key]
+    name = root.name
+    images_dir, csv_path = root / "images", root / "fixations.csv"
+    if not images_dir.is_dir():
+        raise DatasetError(f"{root}: missing images/ folder")
+    if not csv_path.is_file():
+        raise DatasetError(f"{root}: missing fixations.csv")
+    with open(csv_path, newline="") as f:
+        referenced = sorted({r[0] for r in csv.reader(f)} - {"image"})
+    missing = [n for n in referenced if not (images_dir / n).is_file()]
+    if missing:
+        raise DatasetError(f"{csv_path}: {len(missing)} image(s) listed but missing from images/, e.g. {missing[:3]}")
+    sizes = _image_sizes(images_dir, referenced)
+    scanpaths = _parse_fixations(csv_path, sizes)
+    images = sorted(scanpaths)
+    if split is not None:
+        chosen = _read_split(root, name, split)
+        unknown = chosen - set(images)
+        if unknown:
+            raise DatasetError(f"splits.csv names {len(unknown)} image(s) of {name} without fixations, e.g. {sorted(unknown)[:3]}")
+        images = sorted(chosen)
+    ds = GazeDataset(root=root, name=name, split=split, images=images, sizes=sizes, _scanpaths=scanpaths,
+                     sigma_px=SIGMA_PX.get(name, DEFAULT_SIGMA_PX))
+    _CACHE[key] = ds
+    return ds
+
+
+def normalised_fixations(ds: GazeDataset, images: list[str] | None = None) -> np.ndarray:
+    """(N, 2) fixations of `images` (default all in the split) as fractions (x/W, y/H) in [0, 1]."""
+    parts = []
+    for image in images if images is not None else ds.images:
+        fix = ds.fixations(image)
+        width, height = ds.sizes[image]
+        parts.append(fix / np.array([width, height]))
+    return np.concatenate(parts) if parts else np.zeros((0, 2))
