@@ -183,7 +183,11 @@ def load_dataset(name_or_path: str | Path, split: str | None = None) -> GazeData
     if not csv_path.is_file():
         raise DatasetError(f"{root}: missing fixations.csv")
     with open(csv_path, newline="") as f:
-        referenced = sorted({r[0] for r in csv.reader(f)} - {"image"})
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != REQUIRED_COLUMNS:
+            raise DatasetError(f"{csv_path}: header must be {','.join(REQUIRED_COLUMNS)}, got {header}")
+        referenced = sorted({r[0] for r in reader if r})
     missing = [n for n in referenced if not (images_dir / n).is_file()]
     if missing:
         raise DatasetError(f"{csv_path}: {len(missing)} image(s) listed but missing from images/, e.g. {missing[:3]}")

@@ -1,0 +1,73 @@
+"""Where weights come from: the bundled copy in assets/weights/<name>/, a local save_pretrained folder, or the
+Hugging Face Hub as 'hub:REPO@REVISION' (revision pinned, file hash checked against the bundled manifest, short
+timeouts). If the Hub cannot be reached the bundled copy is used and a visible notice says so.
+Only safetensors files are ever loaded."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+from models.baselines import ASSETS
+
+MANIFEST = ASSETS / "manifest.json"        # {name: {"sha256": ..., "hub_repo": ..., "revision": ...}}
+HUB_TIMEOUT_S = 5.0
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest() -> dict:
+    return json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
+
+
+def parse_hub_spec(spec: str) -> tuple[str, str]:
+    body = spec[len("hub:"):]
+    if "@" not in body or not body.split("@", 1)[1]:
+        raise ValueError(f"'{spec}': pin a revision, e.g. hub:user/repo@<commit sha or tag>")
+    repo, revision = body.split("@", 1)
+    return repo, revision
+
+
+def download_from_hub(name: str, repo: str, revision: str, endpoint: str | None = None) -> Path:
+    """Download model.safetensors + config.json at a pinned revision into a folder; check the weight hash."""
+    from huggingface_hub import hf_hub_download
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(HUB_TIMEOUT_S)))
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(HUB_TIMEOUT_S)))
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    for filename in ("model.safetensors", "config.json"):
+        path = hf_hub_download(repo, filename, revision=revision, endpoint=endpoint, etag_timeout=HUB_TIMEOUT_S)
+        shutil.copy(path, folder / filename)
+    expected = manifest().get(name, {}).get("sha256")
+    actual = sha256_of(folder / "model.safetensors")
+    if expected and actual != expected:
+        raise ValueError(f"{repo}@{revision}: model.safetensors hash {actual[:12]}… ≠ expected {expected[:12]}…")
+    return folder
+
+
+def resolve_weights(name: str, weights: str | None, endpoint: str | None = None) -> tuple[Path, str]:
+    """(folder holding model.safetensors + config.json, notice for the user — empty when all went as asked)."""
+    bundled = ASSETS / name
+    if weights is None:
+        return bundled, ""
+    if weights.startswith("hub:"):
+        repo, revision = parse_hub_spec(weights)
+        try:
+            return download_from_hub(name, repo, revision, endpoint), ""
+        except Exception as err:                     # offline, missing repo, hash mismatch: fall back, say so
+            notice = f"Could not load {weights} ({type(err).__name__}: {str(err)[:200]}); using the bundled weights."
+            warnings.warn(notice)
+            return bundled, notice
+    folder = Path(weights)
+    if not (folder / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{folder}: no model.safetensors (only save_pretrained folders with safetensors load)")
+    return folder, ""

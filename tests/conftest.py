@@ -1,0 +1,71 @@
+"""Shared fixtures. Test images are drawn in code with fixed seeds; real data comes from $GAZE_DATA only."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.config import gaze_data_root
+
+
+def draw_image(seed: int, size=(160, 120)) -> np.ndarray:
+    """A smooth random RGB image with one bright blob (where synthetic observers look)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    cx, cy = rng.uniform(0.25, 0.75) * w, rng.uniform(0.25, 0.75) * h
+    blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (0.08 * w) ** 2))
+    base = rng.uniform(40, 90, 3)[None, None, :] + 10 * rng.standard_normal((h, w, 3))
+    img = base + 160 * blob[:, :, None]
+    return np.clip(img, 0, 255).astype(np.uint8), (cx, cy)
+
+
+def write_dataset(root: Path, n_images: int = 6, n_subjects: int = 4, seed: int = 0, size=(160, 120)) -> Path:
+    """A dataset folder in the shared layout: images/, fixations.csv, splits.csv (train/val/test)."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    rows, splits = [], []
+    for i in range(n_images):
+        name = f"img{i:02d}.png"
+        img, (cx, cy) = draw_image(seed * 1000 + i, size)
+        Image.fromarray(img).save(root / "images" / name)
+        for s in range(n_subjects):
+            n_fix = int(rng.integers(4, 9))
+            for k in range(n_fix):
+                x = float(np.clip(rng.normal(cx, 12), 0, size[0] - 1))
+                y = float(np.clip(rng.normal(cy, 12), 0, size[1] - 1))
+                rows.append([name, f"s{s}", k, f"{x:.2f}", f"{y:.2f}", int(rng.integers(100, 500))])
+        splits.append([root.name, name, ("train", "train", "val", "test")[i % 4] if i < 4 else ("train" if i % 2 else "test")])
+    with open(root / "fixations.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "subject", "index", "x", "y", "duration_ms"])
+        w.writerows(rows)
+    with open(root / "splits.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "image", "split"])
+        w.writerows(splits)
+    return root
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path) -> Path:
+    return write_dataset(tmp_path / "tiny")
+
+
+@pytest.fixture
+def synthetic_image() -> np.ndarray:
+    return draw_image(7, (200, 150))[0]
+
+
+def shared_data_or_skip(*parts: str) -> Path:
+    path = gaze_data_root().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (set GAZE_DATA to the shared data folder)")
+    return path

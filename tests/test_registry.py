@@ -1,0 +1,102 @@
+"""Every registered model gets the same checks for free (timm style)."""
+import numpy as np
+import pytest
+
+import models
+from models import create_model, list_models, predict_panorama, predict_saliency, predict_scanpath
+from models.registry import DEFAULT, TASKS
+
+
+def test_every_task_has_a_registered_default():
+    for task in TASKS:
+        assert DEFAULT[task] in list_models(task), task
+
+
+def test_unknown_model_names_the_alternatives():
+    with pytest.raises(ValueError, match="Available: .*centerbias"):
+        create_model("deepgaze-9000")
+
+
+def test_unknown_task():
+    with pytest.raises(ValueError, match="unknown task"):
+        list_models("video")
+
+
+@pytest.mark.parametrize("name", list_models("saliency", include_gaze_models=False))
+def test_saliency_models_return_a_density_at_image_resolution(name, synthetic_image):
+    density = predict_saliency(name, synthetic_image)
+    assert density.shape == synthetic_image.shape[:2]
+    assert np.isfinite(density).all() and (density >= 0).all()
+    assert np.isclose(density.sum(), 1.0)
+
+
+@pytest.mark.parametrize("name", list_models("saliency", include_gaze_models=False))
+def test_saliency_models_accept_gray_rgba_and_float_images(name, synthetic_image):
+    gray = synthetic_image.mean(2).astype(np.uint8)
+    rgba = np.dstack([synthetic_image, np.full(gray.shape, 255, np.uint8)])
+    for image in (gray, rgba, synthetic_image / 255.0):
+        assert predict_saliency(name, image).shape == gray.shape
+
+
+def test_bad_images_are_refused_with_a_message():
+    with pytest.raises(ValueError, match="no image"):
+        predict_saliency("centerbias", None)
+    with pytest.raises(ValueError, match="too small"):
+        predict_saliency("centerbias", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="shape"):
+        predict_saliency("centerbias", np.zeros((10, 10, 5), np.uint8))
+    with pytest.raises(ValueError, match="NaN"):
+        predict_saliency("centerbias", np.full((10, 10, 3), np.nan))
+
+
+def test_gold_needs_gaze_and_is_not_offered_for_uploads(synthetic_image):
+    assert "gold" in list_models("saliency")
+    assert "gold" not in list_models("saliency", include_gaze_models=False)
+    with pytest.raises(ValueError, match="fixations"):
+        predict_saliency("gold", synthetic_image)
+
+
+def test_center_bias_peaks_near_the_centre():
+    density = create_model("centerbias").density((400, 300))
+    y, x = np.unravel_index(density.argmax(), density.shape)
+    assert abs(x - 200) < 80 and abs(y - 150) < 60
+
+
+def test_spectral_residual_finds_an_odd_patch():
+    rng = np.random.default_rng(0)
+    image = np.full((120, 160, 3), 128, np.uint8) + rng.integers(0, 3, (120, 160, 3)).astype(np.uint8)
+    image[20:35, 110:125] = 255                                   # a lone bright square off-centre
+    density = predict_saliency("spectral-residual", image)
+    y, x = np.unravel_index(density.argmax(), density.shape)
+    assert 10 <= y <= 45 and 100 <= x <= 135
+
+
+@pytest.mark.parametrize("name", list_models("scanpath"))
+def test_scanpath_models_sample_paths_inside_the_image(name, synthetic_image):
+    path = predict_scanpath(name, synthetic_image, n_fixations=6, seed=1)
+    h, w = synthetic_image.shape[:2]
+    assert len(path) == 6
+    for x, y, d in path:
+        assert 0 <= x < w and 0 <= y < h and d > 0
+    assert path == predict_scanpath(name, synthetic_image, n_fixations=6, seed=1)      # seeded
+    cold = predict_scanpath(name, synthetic_image, n_fixations=6, temperature=0)
+    assert cold == predict_scanpath(name, synthetic_image, n_fixations=6, temperature=0, seed=5)
+
+
+def test_scanpath_sampler_follows_the_saliency_peak(synthetic_image):
+    from tests.conftest import draw_image
+    image, (cx, cy) = draw_image(3, (200, 150))
+    sampler = create_model("saliency-sampler", saliency="spectral-residual")
+    first = sampler.sample(image, n_fixations=1, temperature=0)[0]
+    density = predict_saliency("spectral-residual", image)
+    py, px = np.unravel_index(density.argmax(), density.shape)
+    assert np.hypot(first[0] - px, first[1] - py) < 20
+
+
+@pytest.mark.parametrize("name", list_models("panorama"))
+def test_panorama_models(name):
+    pano = np.zeros((64, 128, 3), np.uint8)
+    density = predict_panorama(name, pano)
+    assert density.shape == (64, 128) and np.isclose(density.sum(), 1)
+    with pytest.raises(ValueError, match="twice as wide"):
+        predict_panorama(name, np.zeros((64, 64, 3), np.uint8))

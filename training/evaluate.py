@@ -1,0 +1,108 @@
+"""Score a saliency model on an eye-tracking dataset split.
+
+    python -m training.evaluate --model centerbias --data mit1003 --split test --protocol tuebingen --out results/x.json
+
+Writes {"model","dataset","split","protocol","n_images","sigma_px","gt","metrics":{...}} — per-image means.
+Ground truth: fixations of all subjects (AUC-Judd, AUC-Borji, sAUC, NSS, IG) and the empirical map = fixation map
+blurred with σ = 1 dva (CC, KLD, SIM). sAUC negatives: the fixations of the other images of the same split,
+rescaled to this image (MIT mode: 10 random other images, as Borji). IG baseline: the `centerbias` model.
+The `gold` model is scored leave-one-subject-out: each subject's fixations against the map of the others.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from models import create_model, model_entry, predict_saliency
+from training.datasets import DatasetError, GazeDataset, load_dataset
+from training.metrics import saliency as sal_metrics
+
+MIT_SAUC_OTHER_IMAGES = 10
+
+
+def other_fixations(ds: GazeDataset, image: str, protocol: str, rng: np.random.Generator) -> np.ndarray:
+    """Fixations of other images of the split, in this image's pixel coordinates."""
+    others = [i for i in ds.images if i != image]
+    if protocol == "mit":
+        others = list(rng.choice(others, size=min(MIT_SAUC_OTHER_IMAGES, len(others)), replace=False))
+    width, height = ds.sizes[image]
+    parts = [ds.fixations(o) / np.array(ds.sizes[o]) for o in others]
+    return np.concatenate(parts) * np.array([width, height]) if parts else np.zeros((0, 2))
+
+
+def score_image(model, ds: GazeDataset, image: str, protocol: str, baseline, rng) -> dict:
+    fixations = ds.fixations(image)
+    gt_map = ds.saliency_map(image)
+    size = ds.sizes[image]
+    base = baseline.density(size)
+    others = other_fixations(ds, image, protocol, rng)
+    if getattr(model, "needs_gaze", False):
+        return score_gold(model, ds, image, protocol, base, others, gt_map, rng)
+    pred = predict_saliency(model, ds.load_image(image))
+    return sal_metrics.compute_all(pred, fixations, gt_map, other_fixations=others, baseline=base,
+                                   protocol=protocol, rng=rng)
+
+
+def score_gold(model, ds, image, protocol, base, others, gt_map, rng) -> dict:
+    """Leave one subject out: fixation metrics of subject s against the map of the others, then the mean;
+    map metrics (CC, KLD, SIM) of each leave-one-out map against the full empirical map, then the mean."""
+    paths = ds.scanpaths(image)
+    per_subject = []
+    for subject, path in paths.items():
+        rest = np.concatenate([p[:, :2] for s, p in paths.items() if s != subject])
+        pred = model.predict_from_fixations(rest, ds.sizes[image], ds.sigma_px)
+        per_subject.append(sal_metrics.compute_all(pred, path[:, :2], gt_map, other_fixations=others,
+                                                   baseline=base, protocol=protocol, rng=rng))
+    # Tübingen averages over fixations within an image: weight subjects by their fixation counts there.
+    weights = np.array([len(p) for p in paths.values()], float) if protocol == "tuebingen" else None
+    return {k: float(np.average([d[k] for d in per_subject], weights=weights)) for k in per_subject[0]}
+
+
+def evaluate(model_name: str, data: str, split: str, protocol: str = "mit", limit: int | None = None,
+             seed: int = 0, progress: bool = True) -> dict:
+    entry = model_entry(model_name)
+    if entry.task != "saliency":
+        raise ValueError(f"'{model_name}' is a {entry.task} model; use training.evaluate_scanpaths for scanpaths")
+    ds = load_dataset(data, split)
+    model = create_model(model_name)
+    baseline = create_model("centerbias")
+    rng = np.random.default_rng(seed)
+    images = ds.images[:limit] if limit else ds.images
+    rows = [score_image(model, ds, image, protocol, baseline, rng)
+            for image in tqdm(images, desc=f"{model_name} on {ds.name}/{split} ({protocol})", disable=not progress)]
+    metrics = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return {"model": model_name, "dataset": ds.name, "split": split, "protocol": protocol,
+            "n_images": len(images), "sigma_px": ds.sigma_px,
+            "gt": f"fixations (all subjects) + empirical map σ={ds.sigma_px} px", "metrics": metrics}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", required=True, help="dataset name under $GAZE_DATA/gaze or a folder")
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--protocol", default="mit", choices=["mit", "tuebingen"])
+    parser.add_argument("--limit", type=int, default=0, help="only the first N images (smoke runs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="JSON file to write")
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate(args.model, args.data, args.split, args.protocol, args.limit or None, args.seed)
+    except (DatasetError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Score a folder of predicted saliency maps against a folder of ground truths (the AI4VA challenge workflow,
+without its bugs).
+
+    python -m training.evaluate_maps PRED_DIR GT_DIR [--protocol mit|tuebingen] [--sigma 24] [--out FILE.json]
+
+- Files are paired by name without extension (`0001.png` ↔ `0001.png` or `0001.csv`); any unpaired file is an
+  error that names it — never a silent mis-pairing by listing order.
+- Ground truth is either a map (grey image or .npy; brighter = more attention) or a fixations CSV with columns
+  x,y (more columns allowed, e.g. the shared layout) in pixels of the ground truth / image.
+- Predictions are resized to the ground-truth size (bilinear). With a fixations CSV the image size is the
+  prediction's size, and the empirical map is the fixations blurred with σ px.
+- Map ground truth: CC, KLD, SIM, and NSS / AUC defined for continuous maps (GT-weighted; see
+  training.metrics.saliency.map_metrics_continuous). Fixation ground truth: every saliency metric.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from training.datasets import empirical_saliency_map
+from training.metrics import saliency as sal_metrics
+
+MAP_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy"}
+GT_EXTENSIONS = MAP_EXTENSIONS | {".csv"}
+
+
+def load_map(path: str | Path) -> np.ndarray:
+    """A saliency map file (grey or colour image, or .npy) → float64 (H, W), non-negative."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            with Image.open(path) as im:
+                arr = np.asarray(im.convert("F") if im.mode in ("I", "I;16", "F") else im.convert("L"))
+    except Exception as err:
+        raise ValueError(f"{path.name}: not a readable saliency map ({type(err).__name__}: {err})") from None
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        arr = arr[:, :, :3].mean(2)
+    if arr.ndim != 2 or min(arr.shape) < 2:
+        raise ValueError(f"{path.name}: a saliency map must be 2-D, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{path.name}: the map contains NaN or infinite values")
+    if arr.min() < 0:
+        raise ValueError(f"{path.name}: the map has negative values; saliency maps are non-negative")
+    return arr
+
+
+def load_fixations_csv(path: str | Path, size: tuple[int, int]) -> np.ndarray:
+    """CSV with columns x,y (pixels) → (N, 2); every row checked against size (width, height)."""
+    path = Path(path)
+    width, height = size
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        if "x" not in columns or "y" not in columns:
+            raise ValueError(f"{path.name}: a fixations CSV needs columns x and y; found {columns or 'no header'}")
+        reader.fieldnames = columns
+        points = []
+        for line_no, row in enumerate(reader, start=2):
+            try:
+                x, y = float(row["x"]), float(row["y"])
+            except (TypeError, ValueError):
+                raise ValueError(f"{path.name}:{line_no}: x and y must be numbers, got {row.get('x')!r}, {row.get('y')!r}") from None
+            if not (0 <= x <= width and 0 <= y <= height):
+                raise ValueError(f"{path.name}:{line_no}: fixation ({x}, {y}) lies outside the {width}×{height} map")
+            points.append((x, y))
+    if not points:
+        raise ValueError(f"{path.name}: no fixations")
+    return np.array(points)
+
+
+def resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if pred.shape == shape:
+        return pred
+    return cv2.resize(pred, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def score_pair(pred_path, gt_path, protocol: str = "mit", sigma_px: float = 24.0) -> dict:
+    pred = load_map(pred_path)
+    if Path(gt_path).suffix.lower() == ".csv":
+        height, width = pred.shape
+        fixations = load_fixations_csv(gt_path, (width, height))
+        gt_map = empirical_saliency_map(fixations, (width, height), sigma_px)
+        return sal_metrics.compute_all(pred, fixations, gt_map, protocol=protocol)
+    gt = load_map(gt_path)
+    if gt.max() <= 0:
+        raise ValueError(f"{Path(gt_path).name}: the ground-truth map is all zeros")
+    return sal_metrics.map_metrics_continuous(resize_to(pred, gt.shape), gt, protocol=protocol)
+
+
+def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[Path, Path]]:
+    for d in (pred_dir, gt_dir):
+        if not d.is_dir():
+            raise ValueError(f"{d}: not a folder")
+    preds = {p.stem: p for p in sorted(pred_dir.iterdir()) if p.suffix.lower() in MAP_EXTENSIONS}
+    gts = {p.stem: p for p in sorted(gt_dir.iterdir()) if p.suffix.lower() in GT_EXTENSIONS}
+    problems = []
+    if missing := sorted(set(preds) - set(gts)):
+        problems.append(f"predictions without ground truth: {', '.join(preds[s].name for s in missing[:10])}")
+    if missing := sorted(set(gts) - set(preds)):
+        problems.append(f"ground truths without prediction: {', '.join(gts[s].name for s in missing[:10])}")
+    if problems:
+        raise ValueError("unpaired files (pairs are matched by name without extension) — " + "; ".join(problems))
+    if not preds:
+        raise ValueError(f"{pred_dir}: no saliency maps ({', '.join(sorted(MAP_EXTENSIONS))})")
+    return [(preds[s], gts[s]) for s in sorted(preds)]
+
+
+def evaluate_folders(pred_dir, gt_dir, protocol: str = "mit", sigma_px: float = 24.0) -> dict:
+    pairs = pair_files(Path(pred_dir), Path(gt_dir))
+    rows = {p.stem: score_pair(p, g, protocol, sigma_px) for p, g in pairs}
+    keys = sorted(set.intersection(*(set(r) for r in rows.values())))
+    return {"pred_dir": str(pred_dir), "gt_dir": str(gt_dir), "protocol": protocol, "n_images": len(rows),
+            "metrics": {k: float(np.mean([r[k] for r in rows.values()])) for k in keys}, "per_image": rows}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pred_dir")
+    parser.add_argument("gt_dir")
+    parser.add_argument("--protocol", default="mit", choices=["mit", "tuebingen"])
+    parser.add_argument("--sigma", type=float, default=24.0, help="blur (px) of fixation CSV ground truth")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate_folders(args.pred_dir, args.gt_dir, args.protocol, args.sigma)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "per_image"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

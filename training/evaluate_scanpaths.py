@@ -1,0 +1,82 @@
+"""Score a scanpath model against recorded human scanpaths.
+
+    python -m training.evaluate_scanpaths --model saliency-sampler --data osie --split test --samples 5 --out F.json
+    python -m training.evaluate_scanpaths --model human --data osie --split test      # inter-observer ceiling
+
+For every image, `--samples` scanpaths are drawn (seeded) and each is scored against every subject's scanpath of
+that image (MultiMatch, SequenceScore with MeanShift clusters of the human fixations, string-edit distance on a
+5×5 grid, DTW); per image the mean over samples, then the mean over images. `human` scores each subject against
+the others (leave one out). Generated scanpaths have the median human length unless the model decides otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from models import create_model, model_entry
+from training.datasets import DatasetError, load_dataset
+from training.metrics import scanpath as sp_metrics
+
+HUMAN = "human"
+
+
+def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5, limit: int | None = None,
+                       temperature: float = 1.0, seed: int = 0, progress: bool = True) -> dict:
+    if model_name != HUMAN and model_entry(model_name).task != "scanpath":
+        raise ValueError(f"'{model_name}' is not a scanpath model; scanpath models: use models.list_models('scanpath')")
+    ds = load_dataset(data, split)
+    model = None if model_name == HUMAN else create_model(model_name)
+    images = ds.images[:limit] if limit else ds.images
+    rows = []
+    for k, image in enumerate(tqdm(images, desc=f"{model_name} on {ds.name}/{split}", disable=not progress)):
+        humans = [p for p in ds.scanpaths(image).values() if len(p) > 0]
+        size = ds.sizes[image]
+        if model is None:
+            rows.append(sp_metrics.inter_observer_scores(humans, size))
+            continue
+        clusters = sp_metrics.fit_fixation_clusters(humans)
+        rgb = ds.load_image(image)
+        saliency = model.saliency_model.predict(rgb) if hasattr(model, "saliency_model") else None
+        per_sample = []
+        for s in range(samples):
+            kwargs = {"saliency": saliency} if saliency is not None else {}
+            path = model.sample(rgb, temperature=temperature, seed=seed * 100003 + k * 101 + s, **kwargs)
+            per_sample.append(sp_metrics.score_scanpath(path, humans, size, clusters=clusters))
+        rows.append({m: float(np.nanmean([r[m] for r in per_sample])) for m in per_sample[0]})
+    metrics = {m: float(np.nanmean([r[m] for r in rows])) for m in rows[0]}
+    return {"model": model_name, "dataset": ds.name, "split": split, "n_images": len(images),
+            "samples": 0 if model is None else samples, "temperature": temperature, "metrics": metrics}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a scanpath model, or 'human' for the inter-observer ceiling")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate_scanpaths(args.model, args.data, args.split, args.samples, args.limit or None,
+                                    args.temperature, args.seed)
+    except (DatasetError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

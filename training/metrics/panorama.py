@@ -1,0 +1,96 @@
+"""Latitude-weighted map metrics for equirectangular (ERP) 360° saliency maps.
+
+Convention of the Salient360! toolbox (E. David, `comparison/saliencyMetrics.py`), as summarised in
+docs/anchors.md §4; written here from that description, no code copied. An ERP row at latitude φ covers a
+sphere area ∝ cos φ, so each row is weighted by w = sin(linspace(0, π, H)) (= cos latitude; 0 at the poles,
+1 at the equator) before comparing maps. NSS, AUC and IG stay unweighted (use ``training.metrics.saliency``).
+The toolbox averages f(A, B) and f(B, A) for non-KLD metrics; CC and SIM are symmetric, so that is a no-op.
+
+Maps are (H, W) with W ≈ 2H; prediction and ground truth must have the same shape (resize beforehand).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_EPS = float(np.finfo(np.float64).eps)  # the toolbox's ε (numpy float eps)
+ASPECT_TOLERANCE = 0.1  # accept W/H in [1.9, 2.1]: ERP maps are 2:1 up to a pixel of rounding
+
+__all__ = ["latitude_weights", "weighted_kld", "weighted_cc", "weighted_sim", "compute_all_panorama"]
+
+
+def latitude_weights(height: int, width: int) -> np.ndarray:
+    """(H, W) weights: sin(linspace(0, π, H)) for each row (cos of latitude), repeated over the columns."""
+    if height < 1 or width < 1:
+        raise ValueError(f"latitude_weights needs a positive size; got {height}×{width}")
+    return np.repeat(np.sin(np.linspace(0.0, np.pi, height))[:, None], width, axis=1)
+
+
+def _erp_pair(sal, gt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sal = np.asarray(sal, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    for arr, name in ((sal, "saliency map"), (gt, "ground-truth map")):
+        if arr.ndim != 2 or arr.size == 0:
+            raise ValueError(f"{name} must be a non-empty 2-D array (H, W); got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or inf values")
+    if sal.shape != gt.shape:
+        raise ValueError(f"shape mismatch: saliency map {sal.shape} vs ground-truth map {gt.shape}; resize the "
+                         f"prediction to the ground-truth size first")
+    height, width = gt.shape
+    if abs(width / height - 2.0) > ASPECT_TOLERANCE:
+        raise ValueError(f"an equirectangular map is twice as wide as high; got {width}×{height} (W×H)")
+    return sal, gt, latitude_weights(height, width)
+
+
+def _weighted_distribution(arr: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """arr × w renormalised to sum 1. Negative maps are shifted to min 0 first (as pysaliency does for
+    densities); a map with no weighted mass becomes the weight map itself (uniform on the sphere)."""
+    if arr.min() < 0:
+        arr = arr - arr.min()
+    mass = arr * weights
+    total = mass.sum()
+    return mass / total if total > 0 else weights / weights.sum()
+
+
+def weighted_kld(sal, gt) -> float:
+    """KL(GT ‖ prediction) on the sphere: p = GT·w, q = sal·w, each renormalised to sum 1, then
+    Σ_{p≠0} p·log((p + ε)/(q + ε)), natural log, ε = float eps. Lower is better; 0 for identical maps."""
+    sal, gt, w = _erp_pair(sal, gt)
+    if not np.any(gt):
+        raise ValueError("the ground-truth map is all zeros")
+    p, q = _weighted_distribution(gt, w), _weighted_distribution(sal, w)
+    nz = p > 0
+    return float(np.sum(p[nz] * np.log((p[nz] + FLOAT_EPS) / (q[nz] + FLOAT_EPS))))
+
+
+def weighted_cc(sal, gt) -> float:
+    """Pearson correlation with pixel weights w (statsmodels `DescrStatsW(...).corrcoef` definition:
+    weighted means, weighted covariance / weighted stds). 0.0 if either map is constant on the sphere."""
+    sal, gt, w = _erp_pair(sal, gt)
+    w = w / w.sum()
+    a = sal - np.sum(w * sal)
+    b = gt - np.sum(w * gt)
+    cov, var_a, var_b = np.sum(w * a * b), np.sum(w * a * a), np.sum(w * b * b)
+    denom = np.sqrt(var_a * var_b)
+    return float(cov / denom) if denom > 0 else 0.0
+
+
+def _weighted_minmax_density(arr: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """SIM normalisation: × w, min-max, divide by the sum; a map that is constant after weighting is uniform."""
+    arr = arr * weights
+    lo, hi = arr.min(), arr.max()
+    if hi <= lo:
+        return np.full_like(arr, 1.0 / arr.size)
+    arr = (arr - lo) / (hi - lo)
+    return arr / arr.sum()
+
+
+def weighted_sim(sal, gt) -> float:
+    """Similarity on the sphere: each map × w, min-max normalised, divided by its sum, then Σ min(P, Q)."""
+    sal, gt, w = _erp_pair(sal, gt)
+    return float(np.minimum(_weighted_minmax_density(sal, w), _weighted_minmax_density(gt, w)).sum())
+
+
+def compute_all_panorama(sal, gt) -> dict[str, float]:
+    """{"kld", "cc", "sim"}: the latitude-weighted Salient360! map metrics of a prediction against a GT map."""
+    return {"kld": weighted_kld(sal, gt), "cc": weighted_cc(sal, gt), "sim": weighted_sim(sal, gt)}
