@@ -70,7 +70,7 @@ def build_demo() -> gr.Blocks:
                     opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity")
                     go = gr.Button("Predict saliency", variant="primary")
                 with gr.Column():
-                    over = gr.Image(label="Heatmap overlay", type="numpy", interactive=False)
+                    over = gr.Image(label="Heatmap overlay", type="numpy", interactive=False, elem_id="overlay")
                     info = gr.Markdown(label="Model")
             with gr.Row():
                 raw = gr.Image(label="Saliency map", type="numpy", interactive=False)
@@ -88,13 +88,13 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("Score a predicted saliency map against a ground truth: a map (grey image or .npy) or a "
                         "fixations CSV with columns `x,y` in pixels. The prediction is resized to the ground truth.")
             with gr.Row():
-                pred_file = gr.File(label="Predicted map (.png/.jpg/.npy)", type="filepath")
-                gt_file = gr.File(label="Ground truth (map or fixations .csv)", type="filepath")
+                pred_file = gr.File(label="Predicted map (.png/.jpg/.npy)", type="filepath", elem_id="pred-file")
+                gt_file = gr.File(label="Ground truth (map or fixations .csv)", type="filepath", elem_id="gt-file")
             with gr.Row():
                 protocol = gr.Radio(["mit", "tuebingen"], value="mit", label="Protocol")
                 sigma = gr.Number(24.0, label="Blur σ (px) for fixation ground truth", minimum=1, maximum=200)
             score = gr.Button("Score", variant="primary")
-            table = gr.Dataframe(headers=["metric", "value"], label="Metrics", interactive=False)
+            table = gr.Dataframe(headers=["metric", "value"], label="Metrics", interactive=False, elem_id="metrics")
             score.click(run_evaluate, [pred_file, gt_file, protocol, sigma], table, api_name="evaluate")
     return demo
 

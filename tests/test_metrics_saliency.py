@@ -374,3 +374,11 @@ def test_errors(case):
         m.information_gain(s, f, np.log(case["baseline"]), "tuebingen")
     with pytest.raises(ValueError, match="non-negative"):
         m.map_metrics_continuous(s, g - 1.0)
+
+
+def test_nss_of_an_exactly_constant_map_with_rounding_mean_is_zero():
+    # 1/(600*800) does not survive np.mean exactly; the z-score must not turn rounding noise into -1.
+    from training.metrics.saliency import nss
+    sal = np.full((600, 800), 1.0 / (600 * 800))
+    fix = np.array([[10.0, 20.0], [400.0, 300.0]])
+    assert nss(sal, fix, "mit") == 0.0 and nss(sal, fix, "tuebingen") == 0.0

@@ -256,6 +256,8 @@ def nss(sal, fixations, protocol: str = "mit") -> float:
         std = flat.std(ddof=1) if flat.size > 1 else 0.0
     else:
         std = flat.std()
+    if flat.max() == flat.min():        # constant map: the mean's rounding error must not become a z-score
+        return 0.0
     values = flat[pix] - flat.mean()
     return float(values.mean() / std) if std > 0 else float(values.mean())
 

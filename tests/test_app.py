@@ -1,0 +1,200 @@
+"""The app: handlers as plain functions first, then the running server through gradio_client and Chromium."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import app
+from models import studio
+from tests.conftest import draw_image
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ---------- handlers as functions ----------
+
+def test_saliency_handler_returns_overlay_map_slider_and_files(synthetic_image):
+    over, raw, (before, after), files, info = app.run_saliency(synthetic_image, "centerbias", "jet", 0.5)
+    assert over.shape == raw.shape == synthetic_image.shape
+    assert before.shape == after.shape == synthetic_image.shape
+    png, npy = files
+    assert Path(png).suffix == ".png" and np.isclose(np.load(npy).sum(), 1.0, atol=1e-4)
+    assert "centerbias" in info
+
+
+def test_overlay_keeps_the_image_where_the_map_is_zero():
+    image = np.full((10, 10, 3), 100, np.uint8)
+    density = np.zeros((10, 10))
+    density[5, 5] = 1.0
+    out = studio.overlay(image, density, "inferno", 0.8)
+    assert (out[0, 0] == 100).all() and not (out[5, 5] == 100).all()
+
+
+def test_compare_handler_gives_one_panel_per_model(synthetic_image):
+    panels = app.run_compare(synthetic_image, ["uniform", "centerbias"], "inferno", 0.6)
+    assert [name for _, name in panels] == ["uniform", "centerbias"]
+
+
+def test_handlers_turn_bad_input_into_messages(synthetic_image, tmp_path):
+    import gradio as gr
+    with pytest.raises(gr.Error, match="Upload an image"):
+        app.run_saliency(None, "centerbias", "jet", 0.5)
+    with pytest.raises(gr.Error, match="cannot score an uploaded image"):
+        app.run_saliency(synthetic_image, "gold", "jet", 0.5)
+    with pytest.raises(gr.Error, match="too small"):
+        app.run_saliency(np.zeros((3, 3, 3), np.uint8), "centerbias", "jet", 0.5)
+    bad_csv = tmp_path / "gt.csv"
+    bad_csv.write_text("col1,col2\n1,2\n")
+    pred = tmp_path / "pred.npy"
+    np.save(pred, np.ones((20, 20)))
+    with pytest.raises(gr.Error, match="columns x and y"):
+        app.run_evaluate(str(pred), str(bad_csv), "mit", 24)
+
+
+def test_evaluate_handler_scores_a_map_against_fixations(tmp_path):
+    yy, xx = np.mgrid[0:60, 0:80]
+    np.save(tmp_path / "pred.npy", np.exp(-((xx - 20) ** 2 + (yy - 30) ** 2) / 100))
+    (tmp_path / "gt.csv").write_text("x,y\n20,30\n21,29\n19,31\n")
+    table = dict(app.run_evaluate(str(tmp_path / "pred.npy"), str(tmp_path / "gt.csv"), "tuebingen", 5))
+    assert table["NSS ↑"] > 3 and table["AUC-Judd ↑"] > 0.95
+
+
+# ---------- the running server ----------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "HF_HUB_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app exited early:\n{proc.stdout.read()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app did not start within 120 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def painting(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("img") / "painting.png"
+    Image.fromarray(draw_image(11, (240, 180))[0]).save(path)
+    return path
+
+
+def test_api_saliency(server, painting):
+    from gradio_client import Client, handle_file
+    client = Client(server, verbose=False)
+    over, raw, slider, files, info = client.predict(handle_file(str(painting)), "centerbias", "inferno", 0.6,
+                                                    api_name="/saliency")
+    assert Image.open(over).size == (240, 180)
+    assert "centerbias" in info
+
+
+def test_api_compare(server, painting):
+    from gradio_client import Client, handle_file
+    panels = Client(server, verbose=False).predict(handle_file(str(painting)), ["uniform", "spectral-residual"],
+                                                   "jet", 0.5, api_name="/compare")
+    assert len(panels) == 2
+
+
+def test_api_evaluate_and_its_error_message(server, tmp_path):
+    from gradio_client import Client, handle_file
+    client = Client(server, verbose=False)
+    np.save(tmp_path / "pred.npy", np.random.default_rng(0).random((30, 40)))
+    (tmp_path / "gt.csv").write_text("x,y\n5,5\n20,10\n")
+    table = client.predict(handle_file(str(tmp_path / "pred.npy")), handle_file(str(tmp_path / "gt.csv")),
+                           "mit", 5, api_name="/evaluate")
+    assert "NSS ↑" in str(table)
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(Exception, match="columns x and y"):
+        client.predict(handle_file(str(tmp_path / "pred.npy")), handle_file(str(tmp_path / "bad.csv")),
+                       "mit", 5, api_name="/evaluate")
+    # the server is still up after the error
+    assert client.predict(handle_file(str(tmp_path / "pred.npy")), handle_file(str(tmp_path / "gt.csv")),
+                          "mit", 5, api_name="/evaluate")
+
+
+def test_api_non_image_upload_is_refused_and_server_stays_up(server, tmp_path, painting):
+    from gradio_client import Client, handle_file
+    client = Client(server, verbose=False)
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image at all")
+    with pytest.raises(Exception):
+        client.predict(handle_file(str(fake)), "centerbias", "inferno", 0.6, api_name="/saliency")
+    over, *_ = client.predict(handle_file(str(painting)), "centerbias", "inferno", 0.6, api_name="/saliency")
+    assert Path(over).is_file()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        outside = []
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+        page.outside_requests = outside
+        page.goto(server)
+        page.wait_for_selector("text=Visual-attention studio", timeout=60000)
+        yield page
+        browser.close()
+
+
+@pytest.mark.browser
+def test_browser_upload_gives_an_overlay(page, painting, tmp_path):
+    page.locator("input[type=file]").first.set_input_files(str(painting))
+    page.get_by_role("button", name="Predict saliency").click()
+    page.locator("#overlay img[src*='file=']").first.wait_for(timeout=60000)
+    shot = tmp_path / "saliency.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10000
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_evaluate_tab_shows_the_error_and_stays_usable(page, tmp_path):
+    page.get_by_role("tab", name="Evaluate").click()
+    np.save(tmp_path / "pred.npy", np.ones((20, 20)))
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    page.locator("#pred-file input[type=file]").set_input_files(str(tmp_path / "pred.npy"))
+    page.locator("#gt-file input[type=file]").set_input_files(str(tmp_path / "bad.csv"))
+    page.get_by_role("button", name="Score").click()
+    page.get_by_text("columns x and y").first.wait_for(timeout=30000)
+    assert page.outside_requests == [], page.outside_requests
