@@ -65,9 +65,9 @@ class EffSal(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stu
              tags=["saliency", "eye-tracking", "visual-attention"]):
     """Image (B, 3, H, W) RGB in [0, 1] → log-density (B, H/4, W/4) over output pixels (logsumexp = 0)."""
 
-    def __init__(self, config: dict | None = None, pretrained_encoder: bool = False):
+    def __init__(self, arch: dict | None = None, pretrained_encoder: bool = False):
         super().__init__()
-        self.config = EffSalConfig(**(config or {}))
+        self.config = EffSalConfig(**(arch or {}))     # `arch`, not `config`: the Hub mixin reserves that name
         c = self.config
         self.encoder = create_encoder(c.encoder, pretrained=pretrained_encoder)
         ch4, ch8, ch16, ch32 = self.encoder.feature_channels

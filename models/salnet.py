@@ -33,9 +33,9 @@ class SalNet(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stu
     """Image (B, 3, 240, 320) RGB in [0, 1] → log-density (B, 240, 320)."""
     output_stride = 1
 
-    def __init__(self, config: dict | None = None, pretrained_init: bool = False):
+    def __init__(self, arch: dict | None = None, pretrained_init: bool = False):
         super().__init__()
-        self.config = SalNetConfig(**(config or {}))
+        self.config = SalNetConfig(**(arch or {}))
         channels = [max(8, round(c * self.config.width)) if i < 7 else c for i, (c, _) in enumerate(PAPER_LAYERS)]
         kernels = [k for _, k in PAPER_LAYERS]
         self.register_buffer("mean", torch.tensor([118.0, 110.0, 100.0]).view(1, 3, 1, 1) / 255.0, persistent=False)

@@ -11,15 +11,14 @@ The `gold` model is scored leave-one-subject-out: each subject's fixations again
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from models import create_model, model_entry, predict_saliency
-from training.datasets import DatasetError, GazeDataset, load_dataset
+from training.cli import run_and_report
+from training.datasets import GazeDataset, load_dataset
 from training.metrics import saliency as sal_metrics
 
 MIT_SAUC_OTHER_IMAGES = 10
@@ -91,17 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="JSON file to write")
     args = parser.parse_args(argv)
-    try:
-        result = evaluate(args.model, args.data, args.split, args.protocol, args.limit or None, args.seed)
-    except (DatasetError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    text = json.dumps(result, indent=2)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
-    return 0
+    return run_and_report(lambda: evaluate(args.model, args.data, args.split, args.protocol, args.limit or None, args.seed), args.out)
 
 
 if __name__ == "__main__":

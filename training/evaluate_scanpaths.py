@@ -11,15 +11,14 @@ the others (leave one out). Generated scanpaths have the median human length unl
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from models import create_model, model_entry
-from training.datasets import DatasetError, load_dataset
+from training.cli import run_and_report
+from training.datasets import load_dataset
 from training.metrics import scanpath as sp_metrics
 
 HUMAN = "human"
@@ -64,18 +63,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    try:
-        result = evaluate_scanpaths(args.model, args.data, args.split, args.samples, args.limit or None,
-                                    args.temperature, args.seed)
-    except (DatasetError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    text = json.dumps(result, indent=2)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
-    return 0
+    return run_and_report(lambda: evaluate_scanpaths(args.model, args.data, args.split, args.samples, args.limit or None,
+                                  args.temperature, args.seed), args.out)
 
 
 if __name__ == "__main__":

@@ -46,4 +46,4 @@ def saliency_loss(log_p, target, fixations, weights=(1.0, 1.0, 0.1)) -> tuple[to
     """weights for (KLD, 1−CC, −NSS); returns the total and its parts for logging."""
     parts = {"kld": kld_loss(log_p, target), "cc": cc_loss(log_p, target), "nss": nss_loss(log_p, fixations)}
     total = weights[0] * parts["kld"] + weights[1] * parts["cc"] + weights[2] * parts["nss"]
-    return total, {k: float(v) for k, v in parts.items()}
+    return total, {k: float(v.detach()) for k, v in parts.items()}
