@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -38,23 +35,38 @@ def parse_hub_spec(spec: str) -> tuple[str, str]:
     return repo, revision
 
 
-def download_from_hub(name: str, repo: str, revision: str, endpoint: str | None = None) -> Path:
-    """Download model.safetensors + config.json at a pinned revision into a folder; check the weight hash."""
+def expected_sha256(name: str, repo: str, revision: str, endpoint: str | None = None) -> str:
+    """The hash model.safetensors must have: the manifest's for our published weights, else the Hub's own
+    LFS hash (the file's ETag), so a changed or corrupted file is never loaded silently."""
+    entry = manifest().get(name, {})
+    if entry.get("sha256") and entry.get("hub_repo") == repo:
+        return entry["sha256"]
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    meta = get_hf_file_metadata(hf_hub_url(repo, "model.safetensors", revision=revision, endpoint=endpoint),
+                                timeout=HUB_TIMEOUT_S)
+    etag = (meta.etag or "").strip('"')
+    if len(etag) != 64:
+        raise ValueError(f"{repo}@{revision}: the Hub gives no sha256 for model.safetensors, refusing to load it")
+    return etag
+
+
+def download_from_hub(name: str, repo: str, revision: str, endpoint: str | None = None,
+                      cache_dir: str | Path | None = None) -> Path:
+    """Download model.safetensors + config.json at a pinned revision (cached); check the weight hash."""
     from huggingface_hub import hf_hub_download
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(HUB_TIMEOUT_S)))
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(HUB_TIMEOUT_S)))
-    folder = Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    for filename in ("model.safetensors", "config.json"):
-        path = hf_hub_download(repo, filename, revision=revision, endpoint=endpoint, etag_timeout=HUB_TIMEOUT_S)
-        shutil.copy(path, folder / filename)
-    expected = manifest().get(name, {}).get("sha256")
-    actual = sha256_of(folder / "model.safetensors")
-    if expected and actual != expected:
+    paths = [Path(hf_hub_download(repo, filename, revision=revision, endpoint=endpoint, cache_dir=cache_dir,
+                                  etag_timeout=HUB_TIMEOUT_S))
+             for filename in ("model.safetensors", "config.json")]
+    folder = paths[0].parent                 # one snapshot folder per revision holds both files
+    expected, actual = expected_sha256(name, repo, revision, endpoint), sha256_of(paths[0])
+    if actual != expected:
+        paths[0].unlink(missing_ok=True)     # never leave a bad file in the cache for the next call
         raise ValueError(f"{repo}@{revision}: model.safetensors hash {actual[:12]}… ≠ expected {expected[:12]}…")
     return folder
 
 
-def resolve_weights(name: str, weights: str | None, endpoint: str | None = None) -> tuple[Path, str]:
+def resolve_weights(name: str, weights: str | None, endpoint: str | None = None,
+                    cache_dir: str | Path | None = None) -> tuple[Path, str]:
     """(folder holding model.safetensors + config.json, notice for the user — empty when all went as asked)."""
     bundled = ASSETS / name
     if weights is None:
@@ -62,7 +74,7 @@ def resolve_weights(name: str, weights: str | None, endpoint: str | None = None)
     if weights.startswith("hub:"):
         repo, revision = parse_hub_spec(weights)
         try:
-            return download_from_hub(name, repo, revision, endpoint), ""
+            return download_from_hub(name, repo, revision, endpoint, cache_dir), ""
         except Exception as err:                     # offline, missing repo, hash mismatch: fall back, say so
             notice = f"Could not load {weights} ({type(err).__name__}: {str(err)[:200]}); using the bundled weights."
             warnings.warn(notice)

@@ -32,7 +32,8 @@ class TorchSaliencyModel:
     needs_gaze = False
 
     def __init__(self, network: torch.nn.Module, notice: str = ""):
-        self.network = network.float().eval()
+        from models.fold_bn import fold_batchnorm
+        self.network = fold_batchnorm(network.float().eval())          # same outputs, fewer layers to run
         self.notice = notice                  # e.g. "Hub unreachable: using the bundled weights"
 
     @torch.inference_mode()

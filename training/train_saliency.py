@@ -125,7 +125,9 @@ def main(argv=None):
     is_main = rank == 0
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps({**vars(cfg), "command": " ".join(sys.argv)}, indent=2) + "\n")
+        command = "python -m training.train_saliency " + " ".join(sys.argv[1:] if argv is None else argv)
+        (out / "config.json").write_text(json.dumps({**vars(cfg), "world_size": world, "command": command},
+                                                    indent=2) + "\n")
 
     model = build_trainable(cfg.model).to(device)
     names = cfg.data.split(",")
@@ -179,27 +181,33 @@ def main(argv=None):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
             step += 1
-            running += float(loss)
+            running += float(loss.detach())
             bar.set_postfix(loss=f"{running / (i + 1):.4f}")
-        if not is_main:
-            continue
-        val = evaluate_val(model, val_loader, device, cfg)
-        improved = val["loss"] < best_loss
-        if improved:
-            best_loss, bad_epochs = val["loss"], 0
-            torch.save({"model": model.state_dict(), "epoch": epoch, "val": val}, out / "best.pt")
-        else:
-            bad_epochs += 1
-        record = {"epoch": epoch + 1, "train_loss": running / max(1, len(train_loader)), "seconds": time.time() - t0,
-                  **{f"val_{k}": v for k, v in val.items()}, "best": improved}
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        print(json.dumps(record), flush=True)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                    "best_loss": best_loss, "bad_epochs": bad_epochs, "step": step,
-                    "torch_rng": torch.get_rng_state()}, ckpt_path)
-        if bad_epochs >= cfg.patience:
-            print(f"early stop: no val improvement for {cfg.patience} epochs")
+        stop = False
+        if is_main:
+            val = evaluate_val(model, val_loader, device, cfg)
+            improved = val["loss"] < best_loss
+            if improved:
+                best_loss, bad_epochs = val["loss"], 0
+                torch.save({"model": model.state_dict(), "epoch": epoch, "val": val}, out / "best.pt")
+            else:
+                bad_epochs += 1
+            record = {"epoch": epoch + 1, "train_loss": running / max(1, len(train_loader)),
+                      "seconds": time.time() - t0, **{f"val_{k}": v for k, v in val.items()}, "best": improved}
+            with open(out / "log.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            print(json.dumps(record), flush=True)
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                        "best_loss": best_loss, "bad_epochs": bad_epochs, "step": step,
+                        "torch_rng": torch.get_rng_state()}, ckpt_path)
+            stop = bad_epochs >= cfg.patience
+        if distributed:                     # every rank must leave the loop together, or the others hang
+            flag = torch.tensor([int(stop)], device=device)
+            dist.broadcast(flag, 0)
+            stop = bool(flag.item())
+        if stop:
+            if is_main:
+                print(f"early stop: no val improvement for {cfg.patience} epochs")
             break
     if distributed:
         dist.destroy_process_group()

