@@ -1,0 +1,212 @@
+"""ATSal (models/atsal.py): shapes, normalisation, fusion, the equator prior, temporal EMA and a few training
+steps. Tiny configurations with random encoders (pretrained=False), so each test takes well under a second."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.atsal import (ATSal, AttentionStream, ExpertStream, TemporalEMA, attention_loss, expert_loss,
+                          face_jacobian, faces_to_equirect_density, sphere_kld)
+from models.projections import EQUATOR, FACES, POLES
+from training.panorama_data import SyntheticPanoramaSet, face_targets
+
+ATTENTION = {"input_height": 64, "input_width": 128, "decoder_channels": 16, "attention_channels": 8}
+EXPERT = {"face_size": 64, "decoder_channels": 16, "n_priors": 4}
+
+
+@pytest.fixture(scope="module")
+def model() -> ATSal:
+    torch.manual_seed(0)
+    return ATSal({"attention": ATTENTION, "expert": EXPERT}).eval()
+
+
+def _equi(seed: int = 0, size=(60, 120)) -> np.ndarray:
+    return (np.random.default_rng(seed).random((*size, 3)) * 255).astype(np.uint8)
+
+
+def _sample(root, index: int = 0):
+    backgrounds = [np.full((64, 128, 3), 20, np.uint8)]
+    ds = SyntheticPanoramaSet([str(root)], "train", backgrounds, input_size=(64, 128), length=4, seed=0,
+                              items_per_panorama=(2, 2))
+    return ds, ds[index]
+
+
+# ------------------------------------------------------------------------------------------------ streams
+
+def test_attention_stream_shapes_and_log_density():
+    stream = AttentionStream(ATTENTION)
+    log_density, attn = stream(torch.rand(2, 3, 64, 128))
+    assert log_density.shape == (2, 16, 32)                      # stride 4
+    assert attn.shape == (2, 1, 2, 4)                            # deepest features, stride 32
+    assert torch.allclose(log_density.flatten(1).logsumexp(1), torch.zeros(2), atol=1e-5)
+    assert attn.min() >= 0 and attn.max() <= 1
+
+
+def test_attention_stream_rejects_sizes_off_the_stride():
+    with pytest.raises(ValueError, match="multiples of 32"):
+        AttentionStream({"input_height": 60, "input_width": 120})
+
+
+def test_equator_prior_starts_at_the_equator_and_is_trainable():
+    stream = AttentionStream(ATTENTION)
+    prior = stream.equator_prior(16).flatten()
+    assert prior.argmax() in (7, 8) and prior[0] < prior[8] - 5          # peak at the horizon rows
+    log_density, _ = stream(torch.rand(1, 3, 64, 128))
+    target = torch.zeros(1, 16, 32)
+    target[0, 2, :] = 1 / 32                                           # everyone looks up high
+    sphere_kld(log_density, target).backward()
+    grad = stream.equator_prior.profile.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+def test_expert_stream_gives_one_density_per_face():
+    expert = ExpertStream(EXPERT)
+    log_density = expert.forward_faces(torch.rand(6, 3, 64, 64))
+    assert log_density.shape == (6, 16, 16)
+    assert torch.allclose(log_density.flatten(1).logsumexp(1), torch.zeros(6), atol=1e-5)
+
+
+def test_faces_to_equirect_density_accounts_for_solid_angle():
+    # A uniform density on the sphere puts mass ∝ solid angle (the Jacobian) on each face pixel.
+    uniform = {k: face_jacobian(32) for k in FACES}
+    density = faces_to_equirect_density(uniform, 64, 128)
+    assert density.sum() == pytest.approx(1.0)
+    assert density.std() / density.mean() < 0.02
+    poles = faces_to_equirect_density({k: uniform[k] for k in POLES}, 64, 128)
+    assert poles[32, :].max() == 0 and poles[0, :].min() > 0          # equator row empty, top row full
+    equator = faces_to_equirect_density({k: uniform[k] for k in EQUATOR}, 64, 128)
+    assert equator[0, :].max() == 0 and equator[32, :].min() > 0
+
+
+# --------------------------------------------------------------------------------------------- predict_streams
+
+def test_predict_streams_shapes_normalisation_and_fusion(model):
+    out = model.predict_streams(_equi())
+    assert set(out) == {"attention", "attention_map", "poles", "equator", "experts", "fused"}
+    for key, value in out.items():
+        assert value.shape == (60, 120) and np.all(np.isfinite(value)), key
+    for key in ("attention", "poles", "equator", "experts", "fused"):
+        assert out[key].sum() == pytest.approx(1.0) and out[key].min() >= 0, key
+    assert out["attention_map"].min() >= 0 and out["attention_map"].max() <= 1
+    product = out["attention"] * out["experts"]
+    np.testing.assert_allclose(out["fused"], product / product.sum(), rtol=1e-9, atol=1e-15)
+    assert out["poles"][30, :].max() == 0 and out["equator"][0, :].max() == 0   # each expert on its own faces
+
+
+def test_predict_streams_rejects_bad_input(model):
+    with pytest.raises(ValueError, match="uint8"):
+        model.predict_streams(np.zeros((60, 120, 3), np.float32))
+
+
+def test_predict_streams_keeps_training_mode():
+    m = ATSal({"attention": ATTENTION, "expert": EXPERT}).train()
+    m.predict_streams(_equi())
+    assert m.training
+
+
+def test_temporal_experts_keep_state_across_frames(model):
+    model.reset_temporal()
+    with torch.no_grad():
+        model.ema_poles.theta.fill_(-30.0)                 # α ≈ 0: the first frame is all that counts
+        model.ema_equator.theta.fill_(-30.0)
+    first = model.predict_streams(_equi(1), temporal=True)
+    second = model.predict_streams(_equi(2), temporal=True)
+    np.testing.assert_allclose(second["experts"], first["experts"], atol=1e-12)
+    assert not np.allclose(second["attention"], first["attention"])   # the attention stream is per frame
+    model.reset_temporal()
+    fresh = model.predict_streams(_equi(2), temporal=True)
+    np.testing.assert_allclose(fresh["experts"], model.predict_streams(_equi(2))["experts"], atol=1e-12)
+    model.reset_temporal()
+
+
+def test_hub_round_trip(tmp_path):
+    m = ATSal({"attention": ATTENTION, "expert": EXPERT}).eval()
+    m.save_pretrained(tmp_path / "atsal")
+    loaded = ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True)
+    assert loaded.config == m.config
+    a, b = m.predict_streams(_equi()), loaded.predict_streams(_equi())
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------ temporal EMA
+
+def test_temporal_ema_alpha_limits_and_reset():
+    x1, x2 = torch.zeros(6, 4, 4), torch.ones(6, 4, 4)
+    ema = TemporalEMA(0.25)
+    assert float(ema.alpha.detach()) == pytest.approx(0.25)
+    assert torch.equal(ema(x1), x1)                                   # first frame: no history yet
+    with torch.no_grad():
+        ema.theta.fill_(30.0)                                         # α → 1: history ignored
+    assert torch.allclose(ema(x2), x2)
+    with torch.no_grad():
+        ema.theta.fill_(-30.0)                                        # α → 0: state kept
+    assert torch.allclose(ema(x1), x2)
+    ema.reset()
+    assert torch.equal(ema(x1), x1)
+    with pytest.raises(ValueError, match="reset"):
+        ema(torch.zeros(2, 4, 4))
+
+
+def test_temporal_ema_alpha_is_learnable():
+    ema = TemporalEMA(0.5)
+    ema(torch.zeros(3))
+    ema(torch.ones(3)).sum().backward()
+    assert ema.theta.grad is not None and ema.theta.grad.abs() > 0
+
+
+# ---------------------------------------------------------------------------------------------- losses, training
+
+def test_sphere_kld_is_zero_for_the_target_and_positive_otherwise():
+    target = torch.rand(2, 16, 32)
+    target = target / target.flatten(1).sum(1).view(-1, 1, 1)
+    assert float(sphere_kld(target.log(), target)) == pytest.approx(0.0, abs=1e-5)
+    uniform = torch.full((2, 16, 32), -np.log(16 * 32))
+    assert float(sphere_kld(uniform, target)) > 0
+
+
+def test_attention_steps_lower_the_loss(tiny_dataset):
+    _, (x, target, fixations) = _sample(tiny_dataset)
+    torch.manual_seed(0)
+    stream = AttentionStream(ATTENTION).train()
+    opt = torch.optim.Adam(stream.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(6):
+        torch.manual_seed(1)                                          # same stochastic-depth draws each step
+        log_density, attn = stream(x[None])
+        loss, parts = attention_loss(log_density, attn, target[None], fixations[None])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert set(parts) == {"kld", "kld_attention", "nss"}
+    assert losses[-1] < losses[0]
+
+
+def test_expert_steps_lower_the_loss(tiny_dataset):
+    ds, _ = _sample(tiny_dataset)
+    sample = ds.render(0)
+    faces = face_targets(sample.image, sample.density, face_w=64)
+    idx = [FACES.index(k) for k in EQUATOR]
+    torch.manual_seed(0)
+    expert = ExpertStream(EXPERT).train()
+    opt = torch.optim.Adam(expert.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(6):
+        torch.manual_seed(1)
+        loss = expert_loss(expert.forward_faces(faces["images"][idx]), faces["density"][idx], faces["weight"][idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_expert_loss_ignores_faces_without_gaze():
+    log_density = torch.full((2, 4, 4), -np.log(16.0))
+    target = torch.zeros(2, 4, 4)
+    target[0, 1, 1] = 1.0
+    only_first = expert_loss(log_density[:1], target[:1], torch.tensor([1.0]))
+    both = expert_loss(log_density, target, torch.tensor([1.0, 0.0]))
+    assert float(both) == pytest.approx(float(only_first))
