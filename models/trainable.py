@@ -37,17 +37,18 @@ class TorchSaliencyModel:
         self.notice = notice                  # e.g. "Hub unreachable: using the bundled weights"
 
     @torch.inference_mode()
-    def log_density(self, image: np.ndarray) -> np.ndarray:
+    def log_density(self, image: np.ndarray) -> torch.Tensor:
+        """The network's log-density at its output resolution, (h/s, w/s) float32."""
         h, w = self.network.input_size
-        x = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255.0        # (1, 3, h, w)
-        return self.network(x)[0].numpy().astype(np.float64)                  # (h/s, w/s)
+        x = image if image.shape[:2] == (h, w) else cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(x).permute(2, 0, 1)[None].float().div_(255.0)       # (1, 3, h, w)
+        return self.network(x)[0]
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         H, W = image.shape[:2]
-        density = np.exp(self.log_density(image))
+        density = self.log_density(image).exp().numpy()                          # float32 is plenty here
         density = cv2.resize(density, (W, H), interpolation=cv2.INTER_LINEAR)
-        density = np.clip(density, 0, None) + 1e-12
+        density = np.maximum(density, 0, out=density).astype(np.float64) + 1e-12
         return density / density.sum()
 
 
