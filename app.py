@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 from models import DEFAULT
-from models import studio
+from models import studio, studio360
 from training import evaluate_maps
 
+VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
+CSS = "#pano-streams .thumbnail-item { aspect-ratio: 2 / 1; }"      # equirectangular thumbnails
 METRIC_LABELS = {"auc_judd": "AUC-Judd ↑", "auc_borji": "AUC-Borji ↑", "sauc": "sAUC ↑", "nss": "NSS ↑",
                  "cc": "CC ↑", "kld": "KLD ↓", "sim": "SIM ↑", "ig": "IG ↑", "auc_weighted": "AUC (GT-weighted) ↑"}
 
@@ -56,9 +59,79 @@ def run_evaluate(pred_file, gt_file, protocol, sigma):
     return [[METRIC_LABELS.get(k, k), round(v, 4)] for k, v in scores.items()]
 
 
+def _file_url(path) -> str:
+    """URL of a file under a static path; relative, so it also works behind a proxy's root path."""
+    return f"gradio_api/file={Path(path).resolve()}"
+
+
+def _viewer_value(state, stream, colormap, opacity) -> str:
+    streams = state["streams"]
+    density = streams.get(stream, streams.get("fused", next(iter(streams.values()))))
+    return _file_url(studio360.viewer_texture(state["image"], density, opacity, colormap))
+
+
+def run_panorama(image, model_name, stream, colormap, opacity):
+    if image is None:
+        raise gr.Error("Upload an equirectangular panorama (2:1) first.", print_exception=False)
+    try:
+        rgb = studio360.prepare_panorama(image)
+        streams = studio360.panorama_streams(rgb, model_name)
+        stream = stream if stream in streams else ("fused" if "fused" in streams else next(iter(streams)))
+        state = {"image": rgb, "streams": {k: v.astype(np.float32) for k, v in streams.items()}}
+        panels = studio360.stream_images(rgb, streams, colormap, opacity)
+        viewer = _viewer_value(state, stream, colormap, opacity)
+    except ValueError as err:
+        _fail(err)
+    h, w = rgb.shape[:2]
+    info = f"**{model_name}** — {studio.describe(model_name)}\n\nStreams: {', '.join(streams)} ({w}×{h})"
+    return panels, viewer, gr.Radio(choices=list(streams), value=stream), state, info
+
+
+def restyle_viewer(state, stream, colormap, opacity):
+    if not state:
+        return gr.skip()
+    try:
+        return _viewer_value(state, stream, colormap, opacity)
+    except ValueError as err:
+        _fail(err)
+
+
+def restyle_panorama(state, stream, colormap, opacity):
+    if not state:
+        return gr.skip(), gr.skip()
+    try:
+        return (studio360.stream_images(state["image"], state["streams"], colormap, opacity),
+                _viewer_value(state, stream, colormap, opacity))
+    except ValueError as err:
+        _fail(err)
+
+
+def run_panorama_video(video, model_name, colormap, opacity, max_frames, fps, progress=gr.Progress()):
+    if video is None:
+        raise gr.Error("Upload an equirectangular video (2:1) first.", print_exception=False)
+    try:
+        videos = studio360.process_video(video, model_name, max_frames=int(max_frames), fps=float(fps),
+                                         colormap=colormap, opacity=opacity,
+                                         progress=lambda done, total: progress((done, total), desc="frames"))
+    except (ValueError, RuntimeError) as err:
+        _fail(err)
+    players = [videos.get(s) for s in studio360.VIDEO_STREAMS]          # None where the model has no such stream
+    clip = studio360.probe_video(next(iter(videos.values())))
+    note = "" if studio360.browser_playable() else " — this OpenCV build writes mp4v: download the videos to play them"
+    return *players, (f"**{model_name}**: {', '.join(videos)} — {clip['frames']} frames at {clip['fps']:g} fps, "
+                      f"{clip['width']}×{clip['height']}{note}")
+
+
 def build_demo() -> gr.Blocks:
     models = studio.upload_models()
     default = DEFAULT["saliency"] if DEFAULT["saliency"] in models else models[0]
+    pano_models = studio360.panorama_models()
+    pano_default = DEFAULT["panorama"] if DEFAULT["panorama"] in pano_models else pano_models[0]
+    gr.set_static_paths([VIEWER_DIR, studio360.texture_dir()])      # viewer scripts and textures, served as is
+    pannellum = f"{_file_url(VIEWER_DIR / 'pannellum')}"
+    viewer_head = (f'<link rel="stylesheet" href="{pannellum}/pannellum.css">'
+                   f'<script src="{pannellum}/pannellum.js"></script>'
+                   f'<script src="{_file_url(VIEWER_DIR / "pano-viewer.js")}"></script>')
     with gr.Blocks(title="Visual-attention studio") as demo:
         gr.Markdown("# Visual-attention studio\nWhere do people look in a painting? Upload one and compare models.")
         with gr.Tab("Saliency"):
@@ -84,6 +157,55 @@ def build_demo() -> gr.Blocks:
             compare = gr.Button("Compare")
             gallery = gr.Gallery(label="Side by side", columns=4, height="auto")
             compare.click(run_compare, [image, compare_models, colormap, opacity], gallery, api_name="compare")
+        with gr.Tab("360°"):
+            gr.Markdown("Upload an equirectangular 360° panorama (twice as wide as high) or a 360° video. "
+                        "Every stream of the model is shown side by side; explore one in the 360° viewer.")
+            pano_state = gr.State(None)
+            with gr.Row():
+                with gr.Column(scale=1):
+                    pano_image = gr.Image(label="Equirectangular panorama (2:1)", type="numpy",
+                                          sources=["upload", "clipboard"], elem_id="pano-image")
+                    pano_model = gr.Dropdown(pano_models, value=pano_default, label="360° model",
+                                             elem_id="pano-model")
+                    pano_stream = gr.Radio(list(studio360.STREAM_ORDER), value="fused", elem_id="pano-stream",
+                                           label="Stream in the viewer (the model's own after predicting)")
+                    pano_colormap = gr.Dropdown(list(studio.COLORMAPS), value="inferno", label="Colormap")
+                    pano_opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity")
+                    pano_go = gr.Button("Predict 360° saliency", variant="primary")
+                with gr.Column(scale=2):
+                    viewer = gr.HTML(None, label="360° viewer texture", elem_id="pano-viewer", head=viewer_head,
+                                     html_template='<div class="pano-host" style="width:100%;height:460px"></div>',
+                                     js_on_load="studioPanoViewer(element, props, watch)")
+                    pano_info = gr.Markdown(label="Model")
+            pano_gallery = gr.Gallery(label="Streams side by side", columns=3, height="auto", fit_columns=False,
+                                      object_fit="contain", elem_id="pano-streams")
+            pano_go.click(run_panorama, [pano_image, pano_model, pano_stream, pano_colormap, pano_opacity],
+                          [pano_gallery, viewer, pano_stream, pano_state, pano_info], api_name="panorama")
+            pano_stream.input(restyle_viewer, [pano_state, pano_stream, pano_colormap, pano_opacity], viewer,
+                              api_visibility="private")
+            for control, event in ((pano_colormap, "input"), (pano_opacity, "release")):
+                getattr(control, event)(restyle_panorama, [pano_state, pano_stream, pano_colormap, pano_opacity],
+                                        [pano_gallery, viewer], api_visibility="private")
+            gr.Markdown("### 360° video\nHeatmap-over-frame videos per stream (the model's temporal smoothing "
+                        f"on). At most {studio360.MAX_VIDEO_SECONDS:.0f} s of video; frames wider than "
+                        f"{studio360.MAX_VIDEO_WIDTH} px are downscaled.")
+            with gr.Row():
+                pano_video = gr.Video(label="Equirectangular video (2:1)", sources=["upload"],
+                                      elem_id="pano-video-in")
+                with gr.Column():
+                    max_frames = gr.Slider(1, studio360.MAX_VIDEO_FRAMES, value=studio360.DEFAULT_VIDEO_FRAMES,
+                                           step=1, label="Frames to process (at most)")
+                    video_fps = gr.Slider(1, 30, value=6, step=1, label="Output frame rate (lower skips frames)")
+                    video_go = gr.Button("Process video")
+                    video_info = gr.Markdown(label="Video")
+            with gr.Row():
+                video_outputs = [gr.Video(label=studio360.stream_label(s), interactive=False,
+                                          elem_id=f"pano-video-{s}") for s in studio360.VIDEO_STREAMS]
+            video_go.click(run_panorama_video,
+                           [pano_video, pano_model, pano_colormap, pano_opacity, max_frames, video_fps],
+                           [*video_outputs, video_info], api_name="panorama_video", concurrency_limit=1
+                           ).then(lambda *paths: [gr.Video(visible=p is not None) for p in paths], video_outputs,
+                                  video_outputs, api_visibility="private")
         with gr.Tab("Evaluate"):
             gr.Markdown("Score a predicted saliency map against a ground truth: a map (grey image or .npy) or a "
                         "fixations CSV with columns `x,y` in pixels. The prediction is resized to the ground truth.")
@@ -101,4 +223,4 @@ def build_demo() -> gr.Blocks:
 
 if __name__ == "__main__":
     build_demo().queue().launch(server_name=os.environ.get("HOST", "127.0.0.1"),
-                                server_port=int(os.environ.get("PORT", "7860")))
+                                server_port=int(os.environ.get("PORT", "7860")), css=CSS)

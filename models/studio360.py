@@ -1,0 +1,307 @@
+"""What the app's 360° tab does, as plain functions (the app only wires them to widgets).
+
+    streams = panorama_streams(equi, "equator-bias")            # {"fused": (H, W)} or ATSal's six streams
+    panels = stream_images(equi, streams, "inferno", 0.6)       # [(overlay RGB, label), ...] for a gallery
+    texture = viewer_texture(equi, streams["fused"], 0.6)       # JPEG path for the Pannellum viewer
+    videos = process_video("clip.mp4", "atsal", max_frames=60, fps=5)   # {"fused": "…/fused.mp4", ...}
+
+Panoramas are equirectangular (2:1). Models with `predict_streams(equi, temporal=False)` (ATSal) give every stream;
+models with only `predict(equi)` (the equator bias) give one, "fused".
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from models import as_rgb
+from models.registry import list_models, model_entry
+from models.studio import cached_model, overlay
+
+ASPECT = 2.0
+ASPECT_TOLERANCE = 0.05        # relative: width/height within 2 ± 5 %
+MAX_WIDTH = 2048               # larger panoramas are downscaled to this width before inference
+MAX_VIDEO_WIDTH = 1024         # video frames are downscaled to this width
+MAX_VIDEO_SECONDS = 120.0      # longer videos are refused
+MAX_VIDEO_FRAMES = 600         # the most frames one call may process (max_frames is capped to this)
+DEFAULT_VIDEO_FRAMES = 60
+VIDEO_STREAMS = ("attention", "experts", "fused")     # streams written as heatmap-over-frame videos
+STREAM_ORDER = ("fused", "attention", "attention_map", "experts", "poles", "equator")
+STREAM_LABELS = {
+    "fused": "fused (attention × experts)",
+    "attention": "attention stream",
+    "attention_map": "attention map A",
+    "experts": "experts (poles + equator)",
+    "poles": "poles expert (up, down)",
+    "equator": "equator expert (front, right, back, left)",
+}
+# Browser-playable first. OpenCV's pip wheels may lack an H.264 encoder; VP9 in MP4 then plays in Chrome/Firefox.
+# mp4v (MPEG-4 Part 2) always writes but browsers do not play it: last resort, for download only.
+CODECS = ("avc1", "vp09", "mp4v")
+TEXTURES_KEPT = 64             # older viewer textures are deleted
+
+_video_lock = threading.Lock()   # one video at a time: the cached model's temporal state is shared
+
+
+# ------------------------------------------------------------------------------------------------ panoramas
+
+def panorama_models() -> list[str]:
+    return list_models("panorama", include_gaze_models=False)
+
+
+def check_equirect(width: int, height: int, what: str = "panorama") -> None:
+    """ValueError unless width:height is 2:1 within ±5 %."""
+    ratio = width / max(height, 1)
+    if abs(ratio / ASPECT - 1.0) > ASPECT_TOLERANCE:
+        raise ValueError(
+            f"an equirectangular {what} is twice as wide as high (2:1, ±{ASPECT_TOLERANCE:.0%}); "
+            f"got {width}×{height} ({ratio:.2f}:1). Upload a 360° {what} in equirectangular projection.")
+
+
+def prepare_panorama(image, max_width: int = MAX_WIDTH) -> np.ndarray:
+    """Any image → RGB uint8 equirectangular working copy: checks 2:1, downscales wider than `max_width`."""
+    rgb = as_rgb(image)
+    h, w = rgb.shape[:2]
+    check_equirect(w, h)
+    if w > max_width:
+        rgb = cv2.resize(rgb, (max_width, max_width // 2), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb)
+
+
+def resolve_model(model_or_name):
+    """A registered panorama model by name (loaded once per process), or a model object as is."""
+    if not isinstance(model_or_name, str):
+        return model_or_name
+    entry = model_entry(model_or_name)
+    if entry.task != "panorama":
+        raise ValueError(f"'{model_or_name}' is a {entry.task} model, not a 360° panorama model; "
+                         f"choose one of {', '.join(panorama_models())}")
+    return cached_model(model_or_name)
+
+
+def _normalised(density) -> np.ndarray:
+    density = np.clip(np.nan_to_num(np.asarray(density, dtype=np.float64)), 0, None)
+    total = density.sum()
+    return density / total if total > 0 else np.full(density.shape, 1.0 / density.size)
+
+
+def _takes_temporal(model) -> bool:
+    try:
+        return "temporal" in inspect.signature(model.predict_streams).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _streams(model, rgb: np.ndarray, temporal: bool = False) -> dict[str, np.ndarray]:
+    h, w = rgb.shape[:2]
+    if hasattr(model, "predict_streams"):
+        raw = model.predict_streams(rgb, temporal=True) if temporal and _takes_temporal(model) \
+            else model.predict_streams(rgb)
+        out = {k: np.asarray(v, dtype=np.float64) for k, v in raw.items()}
+    elif hasattr(model, "predict"):
+        out = {"fused": _normalised(model.predict(rgb))}
+    else:
+        raise ValueError(f"{type(model).__name__} has neither predict_streams nor predict")
+    for name, m in out.items():
+        if m.shape != (h, w):
+            raise ValueError(f"stream '{name}' has shape {m.shape}, expected {(h, w)}")
+    order = {k: i for i, k in enumerate(STREAM_ORDER)}
+    return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+
+def panorama_streams(image, model_name) -> dict[str, np.ndarray]:
+    """{stream: (H, W) float64 map} at the working size of `image` (see prepare_panorama).
+
+    Densities ("fused", "attention", "experts", …) sum to 1; ATSal's "attention_map" is in [0, 1]."""
+    rgb = prepare_panorama(image)
+    return _streams(resolve_model(model_name), rgb)
+
+
+def _match(image, shape) -> np.ndarray:
+    rgb = as_rgb(image)
+    if rgb.shape[:2] != tuple(shape):
+        rgb = cv2.resize(rgb, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return rgb
+
+
+def stream_label(name: str) -> str:
+    return STREAM_LABELS.get(name, name)
+
+
+def stream_images(image, streams: dict[str, np.ndarray], colormap: str = "inferno",
+                  opacity: float = 0.6) -> list[tuple[np.ndarray, str]]:
+    """One heatmap-over-panorama RGB image per stream, with its label (for a gallery)."""
+    if not streams:
+        raise ValueError("no streams to show")
+    rgb = _match(image, next(iter(streams.values())).shape)
+    return [(overlay(rgb, m, colormap, opacity), stream_label(name)) for name, m in streams.items()]
+
+
+@functools.lru_cache(maxsize=1)
+def texture_dir() -> Path:
+    """Folder of the viewer's textures (the app serves it as a static path)."""
+    return Path(tempfile.mkdtemp(prefix="studio360-textures-")).resolve()
+
+
+def _prune(folder: Path, keep: int) -> None:
+    files = sorted(folder.glob("*.jpg"), key=lambda p: p.stat().st_mtime)
+    for old in files[:-keep] if keep else files:
+        old.unlink(missing_ok=True)
+
+
+def viewer_texture(image, density: np.ndarray, opacity: float = 0.6, colormap: str = "inferno",
+                   folder: str | Path | None = None) -> str:
+    """The panorama with `density` blended over it at `opacity`, saved as a JPEG; a new file name every call
+    (so a viewer showing it always reloads). Returns the path."""
+    blended = overlay(_match(image, density.shape), density, colormap, opacity)
+    folder = Path(folder) if folder is not None else texture_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"pano-{uuid.uuid4().hex[:12]}.jpg"
+    Image.fromarray(blended).save(path, quality=90)
+    if folder == texture_dir():
+        _prune(folder, TEXTURES_KEPT)
+    return str(path)
+
+
+# ------------------------------------------------------------------------------------------------ video
+
+@functools.lru_cache(maxsize=1)
+def video_codec() -> str:
+    """The first of CODECS that this OpenCV build can write to .mp4 (and read back)."""
+    probe = Path(tempfile.mkdtemp(prefix="codec-probe-"))
+    try:
+        for fourcc in CODECS:
+            path = probe / f"{fourcc}.mp4"
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 5, (64, 32))
+            if not writer.isOpened():
+                continue
+            for i in range(2):
+                writer.write(np.full((32, 64, 3), 60 * i, np.uint8))
+            writer.release()
+            cap = cv2.VideoCapture(str(path))
+            ok = cap.isOpened() and cap.read()[0]
+            cap.release()
+            if ok:
+                return fourcc
+        raise RuntimeError(f"this OpenCV build cannot write MP4 video with any of {CODECS}")
+    finally:
+        for f in probe.glob("*"):
+            f.unlink(missing_ok=True)
+        probe.rmdir()
+
+
+def browser_playable(fourcc: str | None = None) -> bool:
+    return (fourcc or video_codec()) in ("avc1", "vp09")
+
+
+def probe_video(path) -> dict:
+    """{"fps", "frames", "width", "height", "duration"} of a readable video; ValueError otherwise."""
+    if path is None:
+        raise ValueError("no video given")
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"video file not found: {path.name}")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        ok, frame = cap.read() if cap.isOpened() else (False, None)
+        if not ok or frame is None:
+            raise ValueError(f"could not read '{path.name}' as a video (unsupported format or corrupt file)")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        fps = fps if math.isfinite(fps) and 0 < fps <= 1000 else 30.0
+        frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        h, w = frame.shape[:2]
+    finally:
+        cap.release()
+    return {"fps": float(fps), "frames": frames, "width": w, "height": h, "duration": frames / fps}
+
+
+def _open_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*video_codec()), fps, size)
+    if not writer.isOpened():
+        raise RuntimeError(f"could not open a video writer for {path.name}")
+    return writer
+
+
+def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps: float | None = None,
+                  progress: Callable[[int, int], None] | None = None, colormap: str = "inferno",
+                  opacity: float = 0.6, out_dir: str | Path | None = None) -> dict[str, str]:
+    """Heatmap-over-frame videos of an equirectangular video: {stream: mp4 path} for "attention", "experts" and
+    "fused" (those the model has; a predict-only model gives "fused").
+
+    `fps`: output frame rate; lower than the source's subsamples frames (None keeps every frame). At most
+    `max_frames` frames are processed (the rest of the video is left out). Videos longer than MAX_VIDEO_SECONDS,
+    unreadable files and frames that are not 2:1 raise ValueError. The model's temporal state is reset first and
+    frames are predicted with `temporal=True` when the model supports it. `progress(done, total)` after each frame.
+    """
+    info = probe_video(path)
+    check_equirect(info["width"], info["height"], what="video")
+    if info["duration"] > MAX_VIDEO_SECONDS:
+        raise ValueError(f"video too long ({info['duration']:.0f} s); at most {MAX_VIDEO_SECONDS:.0f} s are accepted. "
+                         "Trim it first.")
+    max_frames = int(max_frames)
+    if not 1 <= max_frames <= MAX_VIDEO_FRAMES:
+        raise ValueError(f"max_frames must be between 1 and {MAX_VIDEO_FRAMES}; got {max_frames}")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be positive; got {fps}")
+    src_fps = info["fps"]
+    out_fps = min(float(fps), src_fps) if fps else src_fps
+    step = src_fps / out_fps                               # source frames per output frame (≥ 1)
+    expected = math.floor((info["frames"] - 1) / step) + 1 if info["frames"] else max_frames
+    total = max(1, min(max_frames, expected))
+
+    model = resolve_model(model_name)
+    w, h = info["width"], info["height"]
+    if w > MAX_VIDEO_WIDTH:
+        w, h = MAX_VIDEO_WIDTH, MAX_VIDEO_WIDTH // 2
+    out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="studio360-video-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = Path(path).stem[:40] or "video"
+
+    writers: dict[str, cv2.VideoWriter] = {}
+    done = 0
+    with _video_lock:
+        if hasattr(model, "reset_temporal"):
+            model.reset_temporal()
+        cap = cv2.VideoCapture(str(path))
+        try:
+            index, next_keep = 0, 0.0
+            while done < max_frames:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                keep = index + 1e-6 >= next_keep
+                index += 1
+                if not keep:
+                    continue
+                next_keep += step
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                if rgb.shape[:2] != (h, w):
+                    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+                streams = _streams(model, rgb, temporal=True)
+                for name in VIDEO_STREAMS:
+                    if name not in streams:
+                        continue
+                    if name not in writers:
+                        writers[name] = _open_writer(out_dir / f"{stem}-{name}.mp4", out_fps, (w, h))
+                    over = overlay(rgb, streams[name], colormap, opacity)
+                    writers[name].write(cv2.cvtColor(over, cv2.COLOR_RGB2BGR))
+                done += 1
+                if progress is not None:
+                    progress(done, max(total, done))
+        finally:
+            cap.release()
+            for writer in writers.values():
+                writer.release()
+    if done == 0:
+        raise ValueError(f"could not read any frame of '{Path(path).name}'")
+    return {name: str(out_dir / f"{stem}-{name}.mp4") for name in VIDEO_STREAMS if name in writers}
+

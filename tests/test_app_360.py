@@ -1,0 +1,218 @@
+"""The app's 360° tab: handlers as functions, then the running server (with a test model that has ATSal's streams)
+through gradio_client and Chromium."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+import app
+from models import studio360
+from tests.conftest import draw_image
+from tests.fake360 import FakeStreamsModel
+from tests.test_app import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.test_studio360 import write_video
+
+REPO = Path(__file__).resolve().parent.parent
+# The app as `python app.py` runs it, plus "fake-streams" (a fast model with every ATSal stream) in its registry.
+START = "import runpy, tests.fake360 as f; f.register(); runpy.run_path('app.py', run_name='__main__')"
+
+
+@pytest.fixture(scope="module")
+def pano_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("pano") / "pano.png"
+    Image.fromarray(draw_image(5, (512, 256))[0]).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def flat_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("flat") / "flat.png"
+    Image.fromarray(draw_image(5, (300, 200))[0]).save(path)
+    return path
+
+
+# ---------- handlers as functions ----------
+
+def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch):
+    monkeypatch.setattr(studio360, "resolve_model", lambda name: FakeStreamsModel())
+    monkeypatch.setattr(app.studio, "describe", lambda name: "test model")
+    pano = draw_image(5, (256, 128))[0]
+    panels, url, radio, state, info = app.run_panorama(pano, "fake-streams", "attention", "jet", 0.5)
+    assert len(panels) == 6 and panels[0][0].shape == pano.shape
+    assert url.startswith("gradio_api/file=") and Path(url.split("=", 1)[1]).is_file()
+    assert radio.value == "attention" and [value for _, value in radio.choices] == list(state["streams"])
+    other = app.restyle_viewer(state, "experts", "jet", 0.5)
+    assert other != url and Path(other.split("=", 1)[1]).is_file()
+    gallery, again = app.restyle_panorama(state, "experts", "viridis", 0.3)
+    assert len(gallery) == 6 and again not in (url, other)
+
+
+def test_panorama_handler_falls_back_to_fused_and_refuses_bad_input():
+    pano = draw_image(5, (256, 128))[0]
+    panels, url, radio, state, info = app.run_panorama(pano, "equator-bias", "attention", "inferno", 0.6)
+    assert len(panels) == 1 and radio.value == "fused" and "equator-bias" in info
+    with pytest.raises(gr.Error, match="Upload an equirectangular panorama"):
+        app.run_panorama(None, "equator-bias", "fused", "inferno", 0.6)
+    with pytest.raises(gr.Error, match="twice as wide as high"):
+        app.run_panorama(draw_image(5, (300, 200))[0], "equator-bias", "fused", "inferno", 0.6)
+    assert app.restyle_viewer(None, "fused", "inferno", 0.6) is not None        # nothing predicted yet: skip
+
+
+def test_video_handler_returns_players_and_refuses_bad_videos(tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", n_frames=6)
+    attention, experts, fused, info = app.run_panorama_video(str(clip), "equator-bias", "inferno", 0.6, 60, 30,
+                                                             progress=lambda *a, **k: None)
+    assert Path(fused).is_file() and attention is None and experts is None
+    assert "6 frames" in info
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video")
+    with pytest.raises(gr.Error, match="could not read"):
+        app.run_panorama_video(str(junk), "equator-bias", "inferno", 0.6, 60, 6, progress=lambda *a, **k: None)
+    with pytest.raises(gr.Error, match="Upload an equirectangular video"):
+        app.run_panorama_video(None, "equator-bias", "inferno", 0.6, 60, 6)
+
+
+# ---------- the running server ----------
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "HF_HUB_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}
+    proc = subprocess.Popen([sys.executable, "-c", START], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app exited early:\n{proc.stdout.read()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app did not start within 120 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_api_panorama_and_its_error_message(server, pano_file, flat_file):
+    from gradio_client import Client, handle_file
+    client = Client(server, verbose=False)
+    gallery, url, stream, info = client.predict(handle_file(str(pano_file)), "fake-streams", "attention", "jet", 0.5,
+                                                api_name="/panorama")
+    stream = stream["value"] if isinstance(stream, dict) else stream      # a Radio update (its choices change)
+    assert len(gallery) == 6 and stream == "attention" and url.startswith("gradio_api/file=")
+    with pytest.raises(Exception, match="twice as wide as high"):
+        client.predict(handle_file(str(flat_file)), "equator-bias", "fused", "jet", 0.5, api_name="/panorama")
+    gallery, *_ = client.predict(handle_file(str(pano_file)), "equator-bias", "fused", "jet", 0.5,
+                                 api_name="/panorama")                 # still up
+    assert len(gallery) == 1
+
+
+def test_api_panorama_video(server, tmp_path):
+    from gradio_client import Client, handle_file
+    clip = write_video(tmp_path / "clip.mp4", n_frames=6)
+    attention, experts, fused, info = Client(server, verbose=False).predict(
+        handle_file(str(clip)), "fake-streams", "inferno", 0.6, 4, 30, api_name="/panorama_video")
+    for path in (attention, experts, fused):
+        assert studio360.probe_video(path)["frames"] == 4                    # the frame cap
+    assert "4 frames" in info
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        outside = []
+        page.on("request", lambda r: outside.append(r.url)
+                if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+        page.outside_requests = outside
+        page.goto(server)
+        page.wait_for_selector("text=Visual-attention studio", timeout=60000)
+        page.get_by_role("tab", name="360°").click()
+        yield page
+        browser.close()
+
+
+VIEWER_READY = """(previous) => {
+    const host = document.querySelector('#pano-viewer .pano-host');
+    return host && host.dataset.loaded && host.dataset.loaded === host.dataset.texture
+        && host.dataset.texture !== previous && host.querySelector('canvas') !== null;
+}"""
+
+
+def _viewer_pixels(page, tmp_path, name) -> np.ndarray:
+    shot = tmp_path / f"{name}.png"
+    page.wait_for_timeout(300)                      # one animation frame after the load event
+    page.locator("#pano-viewer .pano-host").screenshot(path=str(shot))
+    return np.asarray(Image.open(shot).convert("RGB")).astype(int)
+
+
+@pytest.mark.browser
+def test_browser_panorama_fills_the_gallery_and_the_360_viewer(page, pano_file, tmp_path):
+    page.locator("#pano-image input[type=file]").set_input_files(str(pano_file))
+    page.locator("#pano-model input").click()
+    page.get_by_role("option", name="fake-streams").click()
+    page.get_by_role("button", name="Predict 360° saliency").click()
+    page.wait_for_function("document.querySelectorAll('#pano-streams img').length >= 6", timeout=60000)
+    page.wait_for_function(VIEWER_READY, arg="", timeout=30000)
+    host = page.locator("#pano-viewer .pano-host")
+    first = host.get_attribute("data-texture")
+    assert first.startswith("gradio_api/file=")
+    before = _viewer_pixels(page, tmp_path, "fused")
+    assert before.std() > 5                                           # the WebGL canvas drew the panorama
+
+    page.locator("#pano-stream").get_by_label("attention", exact=True).check()
+    page.wait_for_function(VIEWER_READY, arg=first, timeout=30000)    # a new texture, loaded by Pannellum
+    assert host.get_attribute("data-texture") != first
+    after = _viewer_pixels(page, tmp_path, "attention")
+    assert np.abs(after - before).mean() > 1                          # and the view shows it
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_video_players_play_the_stream_videos(page, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", n_frames=6)
+    page.locator("#pano-video-in input[type=file]").set_input_files(str(clip))
+    page.get_by_role("button", name="Process video").click()
+    page.locator("#pano-video-fused video").wait_for(timeout=60000)
+    state = page.wait_for_function("""() => {
+        const v = document.querySelector('#pano-video-fused video');
+        return v && (v.readyState >= 2 || v.error) ? {ready: v.readyState, error: v.error && v.error.message,
+                                                      width: v.videoWidth} : null; }""", timeout=30000).json_value()
+    if not studio360.browser_playable():
+        pytest.skip(f"this OpenCV build writes {studio360.video_codec()}, which browsers do not play")
+    assert state["error"] is None and state["width"] == 128, state
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_non_equirectangular_upload_shows_the_error_and_stays_usable(page, flat_file, pano_file):
+    page.locator("#pano-image input[type=file]").set_input_files(str(flat_file))
+    page.get_by_role("button", name="Predict 360° saliency").click()
+    page.get_by_text("twice as wide as high").first.wait_for(timeout=30000)
+    previous = page.locator("#pano-viewer .pano-host").get_attribute("data-texture")
+    page.locator("#pano-image input[type=file]").set_input_files(str(pano_file))
+    page.get_by_role("button", name="Predict 360° saliency").click()
+    page.wait_for_function(VIEWER_READY, arg=previous, timeout=60000)   # the server is still up
+    assert page.outside_requests == [], page.outside_requests

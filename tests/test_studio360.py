@@ -1,0 +1,167 @@
+"""The 360° tab's functions (models/studio360.py): streams, overlays, viewer textures and stream videos."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import studio360
+from tests.conftest import draw_image
+from tests.fake360 import FakeStreamsModel
+
+ALL_STREAMS = ["fused", "attention", "attention_map", "experts", "poles", "equator"]
+
+
+def _pano(size=(256, 128), seed: int = 3) -> np.ndarray:
+    return draw_image(seed, size)[0]
+
+
+def write_video(path: Path, n_frames: int = 6, size=(128, 64), fps: float = 12.0) -> Path:
+    """A small equirectangular clip (a blob drifting in longitude), written with the codec the app uses."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*studio360.video_codec()), fps, size)
+    assert writer.isOpened()
+    base = _pano(size, seed=1)
+    for i in range(n_frames):
+        writer.write(cv2.cvtColor(np.roll(base, 8 * i, axis=1), cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def _frames(path: str) -> tuple[int, tuple[int, int], float]:
+    cap = cv2.VideoCapture(path)
+    n, shape = 0, None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        n, shape = n + 1, frame.shape[:2]
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    return n, shape, fps
+
+
+# ---------- panoramas ----------
+
+def test_equator_bias_gives_one_fused_density():
+    pano = _pano()
+    streams = studio360.panorama_streams(pano, "equator-bias")
+    assert list(streams) == ["fused"]
+    fused = streams["fused"]
+    assert fused.shape == (128, 256) and np.isclose(fused.sum(), 1.0)
+    assert fused[64].mean() > fused[5].mean()                      # horizon above the poles
+    panels = studio360.stream_images(pano, streams, "jet", 0.5)
+    assert len(panels) == 1 and panels[0][0].shape == pano.shape and "fused" in panels[0][1]
+
+
+def test_a_model_with_predict_streams_gives_every_stream_in_order():
+    model = FakeStreamsModel()
+    pano = _pano()
+    streams = studio360.panorama_streams(pano, model)
+    assert list(streams) == ALL_STREAMS
+    assert model.calls == [False]                                  # a still panorama: no temporal smoothing
+    assert all(m.shape == (128, 256) for m in streams.values())
+    panels = studio360.stream_images(pano, streams, "inferno", 0.6)
+    assert [label for _, label in panels][:2] == ["fused (attention × experts)", "attention stream"]
+    assert not np.array_equal(panels[0][0], panels[1][0])
+
+
+def test_atsal_streams_pass_through():
+    torch = pytest.importorskip("torch")
+    from models.atsal import ATSal
+    torch.manual_seed(0)
+    model = ATSal({"attention": {"input_height": 64, "input_width": 128, "decoder_channels": 16,
+                                 "attention_channels": 8},
+                   "expert": {"face_size": 64, "decoder_channels": 16, "n_priors": 4}}).eval()
+    streams = studio360.panorama_streams(_pano((240, 120)), model)
+    assert set(streams) == set(ALL_STREAMS)
+    assert np.isclose(streams["fused"].sum(), 1.0) and streams["fused"].shape == (120, 240)
+
+
+def test_wrong_aspect_ratio_is_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match=r"twice as wide as high \(2:1, ±5%\); got 300×200"):
+        studio360.panorama_streams(np.zeros((200, 300, 3), np.uint8), "equator-bias")
+    # within ±5 % is accepted
+    assert studio360.panorama_streams(np.zeros((100, 206, 3), np.uint8), "equator-bias")["fused"].shape == (100, 206)
+
+
+def test_only_panorama_models_are_accepted():
+    with pytest.raises(ValueError, match="not a 360° panorama model"):
+        studio360.panorama_streams(_pano(), "centerbias")
+    with pytest.raises(ValueError, match="unknown model"):
+        studio360.panorama_streams(_pano(), "no-such-model")
+
+
+def test_large_panoramas_are_downscaled_to_the_working_width():
+    big = np.zeros((1536, 3072, 3), np.uint8)
+    streams = studio360.panorama_streams(big, "equator-bias")
+    assert streams["fused"].shape == (studio360.MAX_WIDTH // 2, studio360.MAX_WIDTH)
+    panels = studio360.stream_images(big, streams)                 # the image follows the maps' size
+    assert panels[0][0].shape == (studio360.MAX_WIDTH // 2, studio360.MAX_WIDTH, 3)
+
+
+def test_viewer_texture_blends_at_the_given_opacity(tmp_path):
+    pano = cv2.GaussianBlur(_pano(), (9, 9), 3)                    # smooth, so JPEG keeps it close
+    density = studio360.panorama_streams(pano, FakeStreamsModel())["attention"]
+    plain = studio360.viewer_texture(pano, density, 0.0, folder=tmp_path)
+    strong = studio360.viewer_texture(pano, density, 1.0, folder=tmp_path)
+    assert plain != strong and Path(plain).suffix == ".jpg"
+    a, b = np.asarray(Image.open(plain)).astype(int), np.asarray(Image.open(strong)).astype(int)
+    assert a.shape == b.shape == pano.shape
+    assert np.abs(a - pano).mean() < 4                             # opacity 0: the panorama itself (JPEG noise)
+    assert np.abs(b - pano).mean() > 10
+    default = studio360.viewer_texture(pano, density, 0.5)
+    assert Path(default).parent == studio360.texture_dir()
+
+
+# ---------- video ----------
+
+def test_codec_writes_mp4_that_opencv_reads_back():
+    assert studio360.video_codec() in studio360.CODECS
+
+
+def test_video_round_trip_gives_one_video_per_stream(tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", n_frames=6)
+    model = FakeStreamsModel()
+    seen = []
+    videos = studio360.process_video(clip, model, max_frames=60, progress=lambda d, t: seen.append((d, t)),
+                                     out_dir=tmp_path / "out")
+    assert list(videos) == ["attention", "experts", "fused"]
+    for path in videos.values():
+        n, shape, fps = _frames(path)
+        assert (n, shape) == (6, (64, 128)) and fps == pytest.approx(12.0)
+    assert model.resets == 1 and model.calls == [True] * 6         # temporal state reset, then smoothed frames
+    assert seen == [(i, 6) for i in range(1, 7)]
+
+
+def test_predict_only_model_gives_the_fused_video(tmp_path):
+    videos = studio360.process_video(write_video(tmp_path / "clip.mp4"), "equator-bias", out_dir=tmp_path)
+    assert list(videos) == ["fused"] and _frames(videos["fused"])[0] == 6
+
+
+def test_frame_cap_and_frame_rate(tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", n_frames=6, fps=12)
+    capped = studio360.process_video(clip, FakeStreamsModel(), max_frames=4, out_dir=tmp_path / "a")
+    assert _frames(capped["fused"])[0] == 4
+    halved = studio360.process_video(clip, FakeStreamsModel(), fps=6, out_dir=tmp_path / "b")
+    n, _, fps = _frames(halved["fused"])
+    assert n == 3 and fps == pytest.approx(6.0)                    # every second frame
+    with pytest.raises(ValueError, match="max_frames must be between 1 and"):
+        studio360.process_video(clip, FakeStreamsModel(), max_frames=0)
+
+
+def test_unreadable_wrong_aspect_and_too_long_videos_are_refused(tmp_path, monkeypatch):
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video")
+    with pytest.raises(ValueError, match="could not read 'junk.mp4' as a video"):
+        studio360.process_video(junk, "equator-bias")
+    with pytest.raises(ValueError, match="not found"):
+        studio360.process_video(tmp_path / "missing.mp4", "equator-bias")
+    square = write_video(tmp_path / "square.mp4", size=(64, 64))
+    with pytest.raises(ValueError, match="equirectangular video is twice as wide as high"):
+        studio360.process_video(square, "equator-bias")
+    monkeypatch.setattr(studio360, "MAX_VIDEO_SECONDS", 0.2)
+    with pytest.raises(ValueError, match=r"video too long \(0 s\); at most 0 s|video too long"):
+        studio360.process_video(write_video(tmp_path / "clip.mp4"), "equator-bias")
