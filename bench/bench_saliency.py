@@ -1,11 +1,15 @@
-"""Per-image latency and peak memory of every saliency model, side by side, on 384×288 RGB inputs.
+"""Per-image latency and peak memory of every model of a task, side by side: saliency on 384×288 RGB images,
+panorama on 2048×1024 equirectangular images (all streams and the fusion: `predict_panorama`).
 
     python -m bench.bench_saliency                      # all image-only saliency models, 2 threads
     python -m bench.bench_saliency --models effsal-lite0,salnet --repeats 50
+    python -m bench.bench_saliency --task panorama --repeats 5
 
 Each model runs in its own fresh Python process (so peak memory is its own, not the previous model's):
 it is built once, warmed up, then `predict_saliency` (the full path the app uses: resize, network, resize back,
-normalise) is timed on the same image `--repeats` times. Results go to results/bench/saliency.json;
+normalise) is timed on the same image `--repeats` times. Models are run in interleaved rounds (each
+model's figure is the median over rounds), because a shared CPU's speed drifts. Results go to
+results/bench/saliency.json;
 `python -m bench.make_performance` turns them into docs/performance.md.
 """
 from __future__ import annotations
@@ -22,8 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "results" / "bench" / "saliency.json"
-WIDTH, HEIGHT = 384, 288
+OUT = ROOT / "results" / "bench"
+INPUT_SIZE = {"saliency": (384, 288), "panorama": (2048, 1024)}      # (width, height)
 
 
 def rss_mib() -> float:
@@ -38,12 +42,14 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # Linux: KiB
 
 
-def bench_one(name: str, threads: int, repeats: int, warmup: int) -> dict:
+def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "saliency") -> dict:
     """Runs inside the worker process."""
     import numpy as np
     import torch
     torch.set_num_threads(threads)
-    from models import create_model, predict_saliency
+    from models import create_model, predict_panorama, predict_saliency
+    predict = predict_panorama if task == "panorama" else predict_saliency
+    WIDTH, HEIGHT = INPUT_SIZE[task]
 
     rng = np.random.default_rng(0)
     image = (rng.uniform(0, 255, (HEIGHT, WIDTH, 3))).astype(np.uint8)
@@ -52,11 +58,11 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int) -> dict:
     model = create_model(name)
     load_s = time.perf_counter() - start
     for _ in range(warmup):
-        predict_saliency(model, image)
+        predict(model, image)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        predict_saliency(model, image)
+        predict(model, image)
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     network = getattr(model, "network", None)
@@ -80,9 +86,9 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def default_models() -> list[str]:
+def default_models(task: str) -> list[str]:
     from models import list_models
-    return list_models("saliency", include_gaze_models=False)
+    return list_models(task, include_gaze_models=False)
 
 
 def main(argv=None) -> None:
@@ -90,36 +96,55 @@ def main(argv=None) -> None:
     parser.add_argument("--models", default="", help="comma-separated names (default: every image-only model)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all models")
+    parser.add_argument("--task", choices=tuple(INPUT_SIZE), default="saliency")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/bench/<task>.json")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(bench_one(args.worker, args.threads, args.repeats, args.warmup)))
+        print(json.dumps(bench_one(args.worker, args.threads, args.repeats, args.warmup, args.task)))
         return
 
-    names = [n for n in args.models.split(",") if n] or default_models()
+    names = [n for n in args.models.split(",") if n] or default_models(args.task)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), HF_HUB_OFFLINE="1")
+    # Rounds interleave the models (A B C, A B C, ...) so slow drifts of a shared CPU hit every model alike;
+    # each model's latency is the median of its per-round medians.
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for round_ in range(args.rounds):
+        for name in names:
+            cmd = [sys.executable, "-m", "bench.bench_saliency", "--worker", name, "--threads", str(args.threads),
+                   "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--task", args.task]
+            done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{name}: benchmark failed\n{done.stderr[-2000:]}")
+            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
     rows = []
     for name in names:
-        cmd = [sys.executable, "-m", "bench.bench_saliency", "--worker", name, "--threads", str(args.threads),
-               "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
-        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"{name}: benchmark failed\n{done.stderr[-2000:]}")
-        row = json.loads(done.stdout.strip().splitlines()[-1])
+        per_round = runs[name]
+        row = dict(per_round[0])
+        row.update({
+            "rounds": len(per_round), "round_medians_ms": [r["median_ms"] for r in per_round],
+            "median_ms": statistics.median(r["median_ms"] for r in per_round),
+            "p90_ms": statistics.median(r["p90_ms"] for r in per_round),
+            "min_ms": min(r["min_ms"] for r in per_round),
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in per_round),
+            "model_peak_mib": max(r["model_peak_mib"] for r in per_round),
+            "load_s": statistics.median(r["load_s"] for r in per_round),
+        })
         rows.append(row)
-        print(f"{name:20s} median {row['median_ms']:8.1f} ms   p90 {row['p90_ms']:8.1f} ms   "
+        print(f"{name:20s} median {row['median_ms']:8.1f} ms   rounds {[round(m, 1) for m in row['round_medians_ms']]}   "
               f"peak RSS {row['peak_rss_mib']:7.0f} MiB (+{row['model_peak_mib']:.0f} for the model)")
     import torch
-    report = {"benchmark": "saliency", "date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
+    out = args.out or OUT / f"{args.task}.json"
+    report = {"benchmark": args.task, "date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
               "torch": torch.__version__, "cpu": cpu_name(),
               "cpu_count": os.cpu_count(), "command": "python -m bench.bench_saliency " + " ".join(argv or sys.argv[1:]),
               "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -12,13 +12,12 @@ from models.registry import DEFAULT, TASKS, create_model, list_models, model_ent
 
 # Importing the model files registers them.
 from models import baselines, equator_bias, scanpath_sampler  # noqa: E402,F401
-from models import trainable  # noqa: E402,F401  (registers trained models whose weights are bundled)
+from models import atsal, trainable  # noqa: E402,F401  (register trained models whose weights are bundled)
 
-# The best trained saliency model becomes the default once its weights are bundled.
-for _best in ("effsal-lite0",):
-    if _best in list_models("saliency"):
-        DEFAULT["saliency"] = _best
-        break
+# Trained models become the defaults once their weights are bundled (they beat the baselines: docs/results.md).
+for _task, _best in (("saliency", "effsal-lite0"), ("panorama", "atsal")):
+    if _best in list_models(_task):
+        DEFAULT[_task] = _best
 
 __all__ = ["DEFAULT", "TASKS", "create_model", "list_models", "model_entry", "register_model",
            "as_rgb", "predict_saliency", "predict_scanpath", "predict_panorama"]

@@ -359,3 +359,46 @@ def expert_loss(log_density: torch.Tensor, target: torch.Tensor, weight: torch.T
     tc = t - t.mean(1, keepdim=True)
     cc = (p * tc).sum(1) / (p.norm(dim=1) * tc.norm(dim=1) + EPS)         # (N,)
     return ((kld + 1 - cc) * weight).sum() / weight.sum().clamp_min(EPS)
+
+
+# -----------------------------------------------------------------------------------------------------------
+# Registry entry: offered only once trained weights are bundled in assets/weights/atsal/
+
+
+class ATSalPanoramaModel:
+    """A loaded ATSal as a panorama model: `predict` gives the fused map, `predict_streams` every stream."""
+    needs_gaze = False
+
+    def __init__(self, network: ATSal, notice: str = ""):
+        from models.fold_bn import fold_batchnorm
+        self.network = fold_batchnorm(network.float().eval())        # same outputs, fewer layers to run
+        self.notice = notice
+
+    def predict_streams(self, equi: np.ndarray, temporal: bool = False) -> dict[str, np.ndarray]:
+        return self.network.predict_streams(equi, temporal=temporal)
+
+    def predict(self, equi: np.ndarray) -> np.ndarray:
+        return self.predict_streams(equi)["fused"]
+
+    def reset_temporal(self) -> None:
+        self.network.reset_temporal()
+
+
+def load_atsal(weights: str | None = None) -> ATSalPanoramaModel:
+    """weights: None = bundled assets/weights/atsal, a save_pretrained folder, or 'hub:REPO@REV'."""
+    from models.hub import resolve_weights
+    folder, notice = resolve_weights("atsal", weights)
+    return ATSalPanoramaModel(ATSal.from_pretrained(str(folder), strict=True), notice)
+
+
+def _register() -> None:
+    from models.baselines import ASSETS
+    from models.registry import register_model
+    if (ASSETS / "atsal" / "model.safetensors").is_file():
+        def atsal(weights: str | None = None):
+            """ATSal: attention stream × poles/equator experts, trained on synthetic panoramas (see its model card)."""
+            return load_atsal(weights)
+        register_model("panorama")(atsal)
+
+
+_register()

@@ -100,3 +100,30 @@ def test_panorama_models(name):
     assert density.shape == (64, 128) and np.isclose(density.sum(), 1)
     with pytest.raises(ValueError, match="twice as wide"):
         predict_panorama(name, np.zeros((64, 64, 3), np.uint8))
+
+
+@pytest.mark.parametrize("name", [m for m in ("effsal-lite0", "salnet") if m in list_models("saliency")])
+def test_trained_models_find_an_off_centre_salient_blob(name):
+    """Bundled trained weights must follow image content, not just the centre: the peak lands on a bright blob
+    placed away from the centre (centre bias alone would miss it)."""
+    from tests.conftest import draw_image
+    misses = []
+    for seed in range(6):
+        image, (cx, cy) = draw_image(seed, (320, 240))
+        density = predict_saliency(name, image)
+        py, px = np.unravel_index(density.argmax(), density.shape)
+        misses.append(np.hypot(px - cx, py - cy))
+    assert np.median(misses) < 30, misses
+
+
+def test_atsal_streams_and_fusion():
+    if "atsal" not in list_models("panorama"):
+        pytest.skip("no bundled ATSal weights")
+    from tests.conftest import draw_image
+    image = np.concatenate([draw_image(s, (128, 128))[0] for s in range(2)], axis=1)     # 128×256, 2:1
+    streams = create_model("atsal").predict_streams(image)
+    assert set(streams) >= {"attention", "attention_map", "poles", "equator", "experts", "fused"}
+    for key in ("attention", "experts", "fused"):
+        assert streams[key].shape == (128, 256) and np.isclose(streams[key].sum(), 1)
+    product = streams["attention"] * streams["experts"]
+    assert np.allclose(streams["fused"], product / product.sum())

@@ -44,7 +44,24 @@ DESCRIPTIONS = {
         "the ImageNet EfficientNet-Lite0 stem (the closest pretrained filters available offline) and the other "
         "layers start from He initialisation. The output is a log-density (softmax over pixels) so it is scored "
         "like every other model. Code: `models/salnet.py`."),
+    "atsal": (
+        "ATSal for 360° equirectangular images (after Dahou et al., ICPR 2020), done with light backbones: an "
+        "attention stream (EfficientNet-Lite0 on the whole equirectangular frame with circular padding in longitude, "
+        "a sigmoid attention map A merged as X + X⊙A on the deepest features, a learned latitude prior, log-density "
+        "output) and two expert streams on cube faces (a Poles expert on U/D, an Equator expert on F/R/B/L; each an "
+        "EffSal network, initialised from the bundled 2D `effsal-lite0`). The fused map is the pixelwise product of "
+        "the attention density and the experts' density, renormalised. For video, each face's expert output is "
+        "smoothed by an exponential moving average with a learned α. Code: `models/atsal.py`.\n\n"
+        "**How it was trained, and what that implies:** no 360° eye-tracking data is available here, so training "
+        "panoramas are synthesised: 1–3 images from the OSIE / MIT1003 train splits are pasted by inverse gnomonic "
+        "projection at random yaw and pitch onto real equirectangular backgrounds (the shared CC0 panoramas; every "
+        "4th one held out), and their recorded fixations are carried onto the sphere exactly. The model therefore "
+        "learns where people look *inside* photographs placed in a 360° scene plus a learned equator prior; it has "
+        "never seen real head-and-eye exploration of 360° content, so its maps reflect 2D free-viewing behaviour "
+        "mapped onto the sphere. Fine-tune on Salient360!-style data (`training/salient360.py` reads it) for real "
+        "360° viewing."),
 }
+PANORAMA_MODELS = {"atsal"}
 
 
 def fmt(value: float) -> str:
@@ -95,9 +112,26 @@ def weight_facts(folder: Path) -> dict:
 def write_card(model: str, run: Path) -> Path:
     folder = WEIGHTS / model
     config, log = training_summary(run)
+    history = run / "commands.txt"
+    commands = history.read_text().split("\n") if history.is_file() else []
+    commands = [c for c in commands if c.strip()] or [config["command"]]
     best = min((r for r in log), key=lambda r: r["val_loss"])
     facts = weight_facts(folder)
-    table, _ = metrics_table(model)
+    if model in PANORAMA_MODELS:
+        from training.evaluate_panorama import panorama_table
+        table = panorama_table(RESULTS.parent / "panorama")
+        if not table:
+            raise SystemExit(f"no results/panorama/*.json: run `python -m training.evaluate_panorama --model {model}`")
+        table = [line.replace("## ", "**", 1) + "**" if line.startswith("## ") else line for line in table]
+        metrics_source = ("From `python -m training.evaluate_panorama --model atsal --out results/panorama/atsal.json`: "
+                          "synthetic panoramas built only from test-split images on held-out backgrounds; every "
+                          "stream scored, with the equator-bias baseline for scale.")
+    else:
+        table, _ = metrics_table(model)
+        metrics_source = (f"From `python -m training.evaluate --model {model} --data DATA --split test --protocol "
+                          "PROTOCOL` (all run by `bash training/evaluate_all.sh`). Centre bias (fitted on train "
+                          "fixations) and gold (leave-one-subject-out human maps, an upper reference) are shown for "
+                          "scale.")
     data_names = config["data"].split(",")
     sizes = {name: {split: len(load_dataset(name, split).images) for split in ("train", "val")}
              for name in data_names}
@@ -125,26 +159,27 @@ def write_card(model: str, run: Path) -> Path:
         "",
         "## How these weights were made",
         "",
-        f"- Command: `{config['command']}` (then `--export` wrote the best-validation checkpoint as fp16 "
-        "safetensors).",
+        (f"- Command: `{config['command']}` (then `--export` wrote the best-validation checkpoint as fp16 "
+         "safetensors)." if len(commands) < 2 else
+         "- Commands, in order (the later ones resume the same run folder; the last `--export` wrote the "
+         "best-validation checkpoint as fp16 safetensors): " + "; then ".join(f"`{c}`" for c in commands) + "."),
         f"- Data: {data_line}. Eye-tracking fixations of all subjects, blurred with the dataset's 1-degree "
         "Gaussian, are the target distribution; the fixations themselves feed the NSS term. Test splits were "
         "never used for training or model selection.",
         f"- Seed {config['seed']}, batch {config['batch_size']}, AdamW (lr {config['lr']}, encoder lr "
         f"{config['encoder_lr']}, weight decay {config['weight_decay']}), {config['warmup_steps']} warm-up steps then "
-        f"cosine decay over {config['epochs']} epochs, early stopping with patience {config['patience']}; loss "
-        f"`{config['loss']}`; augmentation: horizontal flip, zoom-crop (fixations move with the image), "
-        "photometric jitter.",
+        f"cosine decay over {config['epochs']} epochs, early stopping with patience {config['patience']}; "
+        + (f"loss `{config['loss']}`; augmentation: horizontal flip, zoom-crop (fixations move with the image), "
+           "photometric jitter." if "loss" in config else
+           "losses as in `models/atsal.py` (attention_loss, expert_loss); new random panoramas every epoch."),
         f"- Ran {len(log)} epochs in {seconds / 60:.0f} min on {config.get('world_size', 1)} process(es), "
         f"device {config['device']}, {config['threads'] or 'default'} threads. Best validation loss at epoch "
-        f"{best['epoch']}: val KLD {best['val_kld']:.3f}, CC {best['val_cc']:.3f}, NSS {best['val_nss']:.3f} "
-        "(at the network's output resolution).",
+        f"{best['epoch']}: " + ", ".join(f"val {k[4:]} {v:.3f}" for k, v in best.items()
+                                         if k.startswith("val_") and isinstance(v, float)) + ".",
         "",
         "## Test-split metrics",
         "",
-        f"From `python -m training.evaluate --model {model} --data DATA --split test --protocol PROTOCOL` "
-        "(all run by `bash training/evaluate_all.sh`). Centre bias (fitted on train fixations) and gold "
-        "(leave-one-subject-out human maps, an upper reference) are shown for scale.",
+        metrics_source,
         "",
         *table,
         "## Files",

@@ -128,6 +128,8 @@ def main(argv=None):
         command = "python -m training.train_saliency " + " ".join(sys.argv[1:] if argv is None else argv)
         (out / "config.json").write_text(json.dumps({**vars(cfg), "world_size": world, "command": command},
                                                     indent=2) + "\n")
+        with open(out / "commands.txt", "a") as f:           # every invocation, e.g. a run and its --resume
+            f.write(command + "\n")
 
     model = build_trainable(cfg.model).to(device)
     names = cfg.data.split(",")
