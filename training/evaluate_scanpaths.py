@@ -16,7 +16,7 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from models import create_model, model_entry
+from models import DEFAULT, create_model, model_entry
 from training.cli import run_and_report
 from training.datasets import load_dataset
 from training.metrics import scanpath as sp_metrics
@@ -49,7 +49,10 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
         rows.append({m: float(np.nanmean([r[m] for r in per_sample])) for m in per_sample[0]})
     metrics = {m: float(np.nanmean([r[m] for r in rows])) for m in rows[0]}
     return {"model": model_name, "dataset": ds.name, "split": split, "n_images": len(images),
-            "samples": 0 if model is None else samples, "temperature": temperature, "metrics": metrics}
+            "samples": 0 if model is None else samples, "temperature": temperature,
+            # the saliency model a sampling baseline draws from (it follows the registry default)
+            "saliency_model": DEFAULT["saliency"] if hasattr(model, "saliency_model") else None,
+            "metrics": metrics}
 
 
 def main(argv=None) -> int:

@@ -100,7 +100,9 @@ def render(saliency: dict, scanpath: dict, panorama: list[str] | None = None) ->
         n = {r["n_images"] for r in rows.values()}
         out += [f"## Scanpaths — {dataset} {split} ({', '.join(map(str, sorted(n)))} images)", "",
                 "Each generated scanpath scored against every subject's scanpath of the image; `human` = each "
-                "subject against the others. MM = MultiMatch; SED on a 5×5 grid (normalised); DTW in pixels.", ""]
+                "subject against the others. MM = MultiMatch; SED on a 5×5 grid (normalised); DTW in pixels."
+                + "".join(f" `{m}` samples from the saliency model `{r['saliency_model']}`."
+                          for m, r in sorted(rows.items()) if r.get("saliency_model")), ""]
         out += table(rows, SCANPATH_COLUMNS) + [""]
     out += panorama or []
     return "\n".join(out)
