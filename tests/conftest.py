@@ -69,3 +69,37 @@ def shared_data_or_skip(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not found at {path} (set GAZE_DATA to the shared data folder)")
     return path
+
+
+def serve_app(args: list[str]):
+    """Start the app in a subprocess on a free 127.0.0.1 port (offline), yield its URL, stop it afterwards.
+    `args` follow the Python executable, e.g. ["app.py"]. Use as `yield from serve_app([...])` in a fixture."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "HF_HUB_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}
+    proc = subprocess.Popen([sys.executable, *args], cwd=Path(__file__).resolve().parent.parent, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app exited early:\n{proc.stdout.read()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app did not start within 120 s")
+    yield f"http://127.0.0.1:{port}/"
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -2,11 +2,6 @@
 through gradio_client and Chromium."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -16,9 +11,9 @@ from PIL import Image
 
 import app
 from models import studio360
-from tests.conftest import draw_image
+from tests.conftest import draw_image, serve_app
 from tests.fake360 import FakeStreamsModel
-from tests.test_app import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.test_app import CHROMIUM, CHROMIUM_ARGS
 from tests.test_studio360 import write_video
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,30 +80,7 @@ def test_video_handler_returns_players_and_refuses_bad_videos(tmp_path):
 
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}
-    proc = subprocess.Popen([sys.executable, "-c", START], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app exited early:\n{proc.stdout.read()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("app did not start within 120 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    yield from serve_app(["-c", START])
 
 
 def test_api_panorama_and_its_error_message(server, pano_file, flat_file):

@@ -36,9 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import random
-import sys
 import time
 from pathlib import Path
 
@@ -51,6 +48,7 @@ from tqdm import tqdm
 
 from models.atsal import ATSal, attention_loss, expert_loss
 from models.projections import EQUATOR, FACES, POLES
+from training.run_setup import start_run
 from training.panorama_data import HELD_OUT_EVERY, SyntheticPanoramaSet, face_targets, load_backgrounds
 
 DEFAULTS = dict(
@@ -256,29 +254,8 @@ def evaluate_val(loss_fn: StageLoss, batches, device) -> dict:
 
 def main(argv=None):
     cfg = parse_args(argv)
-    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
-    if cfg.device == "auto":
-        cfg.device = "cuda" if torch.cuda.is_available() else "cpu"
-    rank, world = 0, 1
-    if distributed:
-        backend = cfg.backend or ("nccl" if cfg.device == "cuda" else "gloo")
-        dist.init_process_group(backend)
-        rank, world = dist.get_rank(), dist.get_world_size()
-        if cfg.device == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    device = torch.device(cfg.device)
-    out = Path(cfg.out)
-    is_main = rank == 0
-    if is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        command = "python -m training.train_atsal " + " ".join(sys.argv[1:] if argv is None else argv)
-        (out / "config.json").write_text(json.dumps({**vars(cfg), "world_size": world, "command": command},
-                                                    indent=2) + "\n")
+    run = start_run(cfg, argv, "training.train_atsal")
+    device, out, distributed, is_main = run.device, run.out, run.distributed, run.is_main
 
     ckpt_path = out / "ckpt.pt"
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if cfg.resume and ckpt_path.is_file() else None

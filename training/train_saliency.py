@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import random
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from training.run_setup import start_run
 from training.losses import nll_bits, saliency_loss
 from training.saliency_data import SaliencyTrainingSet
 
@@ -105,31 +102,8 @@ def compute_loss(model, out, target, fix, cfg):
 
 def main(argv=None):
     cfg = parse_args(argv)
-    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
-    if cfg.device == "auto":
-        cfg.device = "cuda" if torch.cuda.is_available() else "cpu"
-    rank, world = 0, 1
-    if distributed:
-        backend = cfg.backend or ("nccl" if cfg.device == "cuda" else "gloo")
-        dist.init_process_group(backend)
-        rank, world = dist.get_rank(), dist.get_world_size()
-        if cfg.device == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    device = torch.device(cfg.device)
-    out = Path(cfg.out)
-    is_main = rank == 0
-    if is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        command = "python -m training.train_saliency " + " ".join(sys.argv[1:] if argv is None else argv)
-        (out / "config.json").write_text(json.dumps({**vars(cfg), "world_size": world, "command": command},
-                                                    indent=2) + "\n")
-        with open(out / "commands.txt", "a") as f:           # every invocation, e.g. a run and its --resume
-            f.write(command + "\n")
+    run = start_run(cfg, argv, "training.train_saliency")
+    rank, device, out, distributed, is_main = run.rank, run.device, run.out, run.distributed, run.is_main
 
     model = build_trainable(cfg.model).to(device)
     names = cfg.data.split(",")
