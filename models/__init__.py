@@ -77,8 +77,8 @@ def predict_scanpath(model_or_name, image, n_fixations: int | None = None, tempe
 def predict_panorama(model_or_name, image) -> np.ndarray:
     """Saliency density of an equirectangular panorama, (H, W) summing to 1."""
     image = as_rgb(image)
+    from models.projections import check_equirect
     h, w = image.shape[:2]
-    if abs(w / h - 2.0) > 0.05:
-        raise ValueError(f"an equirectangular panorama is twice as wide as high; got {w}×{h}")
+    check_equirect(w, h)
     density = np.asarray(_model(model_or_name, "panorama").predict(image), dtype=np.float64)
     return density / density.sum()

@@ -31,7 +31,7 @@ from huggingface_hub import PyTorchModelHubMixin
 
 from models.effsal import EffSal, _gaussian_kernel, _up, conv_bn_relu
 from models.efficientnet_lite import create_encoder
-from models.projections import EQUATOR, FACES, POLES, equirect_to_faces, faces_to_equirect
+from models.projections import EQUATOR, FACES, POLES, equirect_face_index, equirect_to_faces, faces_to_equirect
 from training.losses import EPS, kld_loss, nss_loss
 
 # -----------------------------------------------------------------------------------------------------------
@@ -171,6 +171,19 @@ def faces_to_equirect_density(face_masses: dict[str, np.ndarray], height: int, w
     Mass per face pixel ÷ its solid angle = density per solid angle; then models/projections.faces_to_equirect.
     This is for inference (numpy, no gradients); the experts are trained per face (`expert_loss`).
     """
+    return _normalised(_raw_expert_density(face_masses, height, width))
+
+
+def expert_densities(face_masses: dict[str, np.ndarray], height: int, width: int) -> dict[str, np.ndarray]:
+    """All six face maps → {"poles", "equator", "experts"} ERP densities (as `faces_to_equirect_density` of
+    U+D, of F+R+B+L and of all six) from a single remap: each ERP pixel reads exactly one face."""
+    raw = _raw_expert_density(face_masses, height, width)
+    on_poles = np.isin(equirect_face_index(height, width), [FACES.index(k) for k in POLES])
+    return {"poles": _normalised(np.where(on_poles, raw, 0.0)), "equator": _normalised(np.where(on_poles, 0.0, raw)),
+            "experts": _normalised(raw)}
+
+
+def _raw_expert_density(face_masses: dict[str, np.ndarray], height: int, width: int) -> np.ndarray:
     n = max(np.shape(m)[0] for m in face_masses.values())
     jac = face_jacobian(n)
     faces = {}
@@ -178,10 +191,10 @@ def faces_to_equirect_density(face_masses: dict[str, np.ndarray], height: int, w
         if k in face_masses:
             m = cv2.resize(np.asarray(face_masses[k], dtype=np.float64), (n, n), interpolation=cv2.INTER_LINEAR)
             m = np.clip(m, 0, None)
-            faces[k] = m / max(m.sum(), EPS) / jac
+            faces[k] = (m / max(m.sum(), EPS) / jac).astype(np.float32)     # float32: cv2.remap's fast path
         else:
-            faces[k] = np.zeros((n, n))
-    return _normalised(faces_to_equirect(faces, height, width))
+            faces[k] = np.zeros((n, n), np.float32)
+    return faces_to_equirect(faces, height, width).astype(np.float64)
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -231,6 +244,8 @@ class ATSalConfig:
     attention: dict = field(default_factory=dict)   # AttentionConfig fields
     expert: dict = field(default_factory=dict)      # ExpertStream arch (face_size + EffSal fields), both experts
     ema_alpha: float = 0.25                         # initial α of the per-face temporal EMA (video only)
+    fusion_gamma: float = 1.0                       # fused ∝ attention × experts^γ; 1 = ATSal's product
+                                                    # (set on val panoramas by training.tune_fusion)
 
 
 class ATSal(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-studio", license="apache-2.0",
@@ -284,18 +299,25 @@ class ATSal(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         finally:
             self.train(was_training)
 
-        poles = faces_to_equirect_density({k: masses[k] for k in POLES}, H, W)
-        equator = faces_to_equirect_density({k: masses[k] for k in EQUATOR}, H, W)
-        experts = faces_to_equirect_density(masses, H, W)
-        fused = _normalised(attention * experts)     # ATSal's fusion: the product of the two streams
-        return {"attention": attention, "attention_map": attention_map, "poles": poles, "equator": equator,
-                "experts": experts, "fused": fused}
+        streams = expert_densities(masses, H, W)                                           # poles, equator, experts
+        return {"attention": attention, "attention_map": attention_map, **streams,
+                "fused": fuse(attention, streams["experts"], self.config.fusion_gamma)}
 
     def config_dict(self) -> dict:
         """The resolved architecture, every default filled in."""
         expert = {k: v for k, v in self.poles.net.config_dict().items() if k not in ("input_height", "input_width")}
         return {"attention": asdict(self.attention.config), "expert": {"face_size": self.poles.face_size, **expert},
-                "ema_alpha": self.config.ema_alpha}
+                "ema_alpha": self.config.ema_alpha, "fusion_gamma": self.config.fusion_gamma}
+
+
+def fuse(attention: np.ndarray, experts: np.ndarray, gamma: float = 1.0) -> np.ndarray:
+    """ATSal's fusion as a log-linear pool: attention × experts^γ, renormalised. γ = 1 is the paper's plain
+    product; γ < 1 trusts the experts less (the experts only say where inside each face, so a sharp expert
+    peak on a face the attention stream half-ignores should not win outright); γ = 0 is attention alone."""
+    if gamma < 0:
+        raise ValueError(f"fusion_gamma must be ≥ 0; got {gamma}")
+    experts = np.clip(experts, 0, None)
+    return _normalised(attention * (experts ** gamma if gamma != 1 else experts))
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:

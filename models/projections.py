@@ -21,6 +21,8 @@ pixel centres lie on the cube edges.
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import py360convert
@@ -44,10 +46,21 @@ _FACE_AXES = np.array([
     [(0, -1, 0), (1, 0, 0), (0, 0, -1)],    # D: rows run from the front to the back
 ], dtype=np.float64)
 
+ASPECT = 2.0                      # equirectangular: width = 2 × height
+ASPECT_TOLERANCE = 0.05           # relative: width/height within 2 ± 5 %, one rule for the app and the API
 _REMAP_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)  # what cv2.remap accepts
 
 
 # ---------------------------------------------------------------------------------------------- coordinates
+
+def check_equirect(width: int, height: int, what: str = "panorama") -> None:
+    """ValueError unless width:height is 2:1 within ±5 %."""
+    ratio = width / max(height, 1)
+    if abs(ratio / ASPECT - 1.0) > ASPECT_TOLERANCE:
+        raise ValueError(
+            f"an equirectangular {what} is twice as wide as high (2:1, ±{ASPECT_TOLERANCE:.0%}); "
+            f"got {width}×{height} ({ratio:.2f}:1). Upload a 360° {what} in equirectangular projection.")
+
 
 def equirect_directions(height: int, width: int) -> np.ndarray:
     """(H, W, 3) unit vectors (x right, y up, z forward) through the ERP pixel centres."""
@@ -87,7 +100,7 @@ def _focal_px(image_width: int, fov_deg: float) -> float:
 def _remap(src: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     """Bilinear cv2.remap per channel (cv2 takes few channels and few dtypes); keeps the dtype."""
     work = src if src.dtype in _REMAP_DTYPES else src.astype(np.float64)
-    map_x, map_y = map_x.astype(np.float32), map_y.astype(np.float32)
+    map_x, map_y = map_x.astype(np.float32, copy=False), map_y.astype(np.float32, copy=False)
     if work.ndim == 2:
         out = cv2.remap(work, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     else:
@@ -140,16 +153,33 @@ def faces_to_equirect(faces: dict[str, np.ndarray], height: int, width: int) -> 
         if np.shape(faces[k]) != first.shape:
             raise ValueError(f"face {k} has shape {np.shape(faces[k])}, F has {first.shape}")
     stack = np.concatenate([np.asarray(faces[k]) for k in FACES], axis=0)    # (6·face_w, face_w[, C])
+    col, row = _face_grid(height, width, face_w)
+    return _remap(stack, col, row)
 
+
+@functools.lru_cache(maxsize=8)
+def _face_grid(height: int, width: int, face_w: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (col, row) in the stacked faces (6·face_w, face_w) for every ERP pixel centre. Cached: it costs
+    ~0.3 s at 2048×1024 and depends only on the sizes, so video frames and repeated calls reuse it."""
     d = equirect_directions(height, width)
     forward, right, down = _FACE_AXES[:, 0], _FACE_AXES[:, 1], _FACE_AXES[:, 2]
-    face = np.argmax(d @ forward.T, axis=-1)           # the face a ray hits has the largest forward component
+    face = equirect_face_index(height, width)
     depth = np.einsum("hwk,hwk->hw", d, forward[face])
     a = np.einsum("hwk,hwk->hw", d, right[face]) / depth
     b = np.einsum("hwk,hwk->hw", d, down[face]) / depth
-    col = (np.clip(a, -1, 1) + 1) / 2 * (face_w - 1)
-    row = (np.clip(b, -1, 1) + 1) / 2 * (face_w - 1) + face * face_w
-    return _remap(stack, col, row)
+    col = ((np.clip(a, -1, 1) + 1) / 2 * (face_w - 1)).astype(np.float32)
+    row = ((np.clip(b, -1, 1) + 1) / 2 * (face_w - 1) + face * face_w).astype(np.float32)
+    col.flags.writeable = row.flags.writeable = False
+    return col, row
+
+
+@functools.lru_cache(maxsize=8)
+def equirect_face_index(height: int, width: int) -> np.ndarray:
+    """(H, W) index into FACES of the cube face each ERP pixel centre looks through (read-only, cached)."""
+    forward = _FACE_AXES[:, 0]
+    face = np.argmax(equirect_directions(height, width) @ forward.T, axis=-1)   # largest forward component
+    face.flags.writeable = False
+    return face
 
 
 def split_streams(faces: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

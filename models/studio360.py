@@ -25,10 +25,10 @@ from PIL import Image
 
 from models import as_rgb
 from models.registry import list_models, model_entry
+from models.projections import ASPECT, ASPECT_TOLERANCE, check_equirect  # noqa: F401 (re-exported)
 from models.studio import cached_model, overlay
+from models.video_io import CODECS, VideoWriter, browser_playable, even_size, video_codec  # noqa: F401 (re-exported)
 
-ASPECT = 2.0
-ASPECT_TOLERANCE = 0.05        # relative: width/height within 2 ± 5 %
 MAX_WIDTH = 2048               # larger panoramas are downscaled to this width before inference
 MAX_VIDEO_WIDTH = 1024         # video frames are downscaled to this width
 MAX_VIDEO_SECONDS = 120.0      # longer videos are refused
@@ -44,9 +44,6 @@ STREAM_LABELS = {
     "poles": "poles expert (up, down)",
     "equator": "equator expert (front, right, back, left)",
 }
-# Browser-playable first. OpenCV's pip wheels may lack an H.264 encoder; VP9 in MP4 then plays in Chrome/Firefox.
-# mp4v (MPEG-4 Part 2) always writes but browsers do not play it: last resort, for download only.
-CODECS = ("avc1", "vp09", "mp4v")
 TEXTURES_KEPT = 64             # older viewer textures are deleted
 
 _video_lock = threading.Lock()   # one video at a time: the cached model's temporal state is shared
@@ -56,15 +53,6 @@ _video_lock = threading.Lock()   # one video at a time: the cached model's tempo
 
 def panorama_models() -> list[str]:
     return list_models("panorama", include_gaze_models=False)
-
-
-def check_equirect(width: int, height: int, what: str = "panorama") -> None:
-    """ValueError unless width:height is 2:1 within ±5 %."""
-    ratio = width / max(height, 1)
-    if abs(ratio / ASPECT - 1.0) > ASPECT_TOLERANCE:
-        raise ValueError(
-            f"an equirectangular {what} is twice as wide as high (2:1, ±{ASPECT_TOLERANCE:.0%}); "
-            f"got {width}×{height} ({ratio:.2f}:1). Upload a 360° {what} in equirectangular projection.")
 
 
 def prepare_panorama(image, max_width: int = MAX_WIDTH) -> np.ndarray:
@@ -174,35 +162,6 @@ def viewer_texture(image, density: np.ndarray, opacity: float = 0.6, colormap: s
 
 # ------------------------------------------------------------------------------------------------ video
 
-@functools.lru_cache(maxsize=1)
-def video_codec() -> str:
-    """The first of CODECS that this OpenCV build can write to .mp4 (and read back)."""
-    probe = Path(tempfile.mkdtemp(prefix="codec-probe-"))
-    try:
-        for fourcc in CODECS:
-            path = probe / f"{fourcc}.mp4"
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 5, (64, 32))
-            if not writer.isOpened():
-                continue
-            for i in range(2):
-                writer.write(np.full((32, 64, 3), 60 * i, np.uint8))
-            writer.release()
-            cap = cv2.VideoCapture(str(path))
-            ok = cap.isOpened() and cap.read()[0]
-            cap.release()
-            if ok:
-                return fourcc
-        raise RuntimeError(f"this OpenCV build cannot write MP4 video with any of {CODECS}")
-    finally:
-        for f in probe.glob("*"):
-            f.unlink(missing_ok=True)
-        probe.rmdir()
-
-
-def browser_playable(fourcc: str | None = None) -> bool:
-    return (fourcc or video_codec()) in ("avc1", "vp09")
-
-
 def probe_video(path) -> dict:
     """{"fps", "frames", "width", "height", "duration"} of a readable video; ValueError otherwise."""
     if path is None:
@@ -222,13 +181,6 @@ def probe_video(path) -> dict:
     finally:
         cap.release()
     return {"fps": float(fps), "frames": frames, "width": w, "height": h, "duration": frames / fps}
-
-
-def _open_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*video_codec()), fps, size)
-    if not writer.isOpened():
-        raise RuntimeError(f"could not open a video writer for {path.name}")
-    return writer
 
 
 def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps: float | None = None,
@@ -262,11 +214,12 @@ def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps:
     w, h = info["width"], info["height"]
     if w > MAX_VIDEO_WIDTH:
         w, h = MAX_VIDEO_WIDTH, MAX_VIDEO_WIDTH // 2
+    w, h = even_size(w, h)                                 # H.264 (yuv420p) needs even sides
     out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="studio360-video-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(path).stem[:40] or "video"
 
-    writers: dict[str, cv2.VideoWriter] = {}
+    writers: dict[str, VideoWriter] = {}
     done = 0
     with _video_lock:
         if hasattr(model, "reset_temporal"):
@@ -291,16 +244,16 @@ def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps:
                     if name not in streams:
                         continue
                     if name not in writers:
-                        writers[name] = _open_writer(out_dir / f"{stem}-{name}.mp4", out_fps, (w, h))
+                        writers[name] = VideoWriter(out_dir / f"{stem}-{name}.mp4", out_fps, (w, h))
                     over = overlay(rgb, streams[name], colormap, opacity)
-                    writers[name].write(cv2.cvtColor(over, cv2.COLOR_RGB2BGR))
+                    writers[name].write(over)
                 done += 1
                 if progress is not None:
                     progress(done, max(total, done))
         finally:
             cap.release()
             for writer in writers.values():
-                writer.release()
+                writer.close()
     if done == 0:
         raise ValueError(f"could not read any frame of '{Path(path).name}'")
     return {name: str(out_dir / f"{stem}-{name}.mp4") for name in VIDEO_STREAMS if name in writers}

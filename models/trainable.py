@@ -4,8 +4,6 @@ A trainable network maps (B, 3, H, W) RGB in [0, 1] at its `input_size` to a log
 `output_stride` s. Weights are loaded only from safetensors (save_pretrained folders)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import torch

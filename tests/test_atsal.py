@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from models.atsal import (ATSal, AttentionStream, ExpertStream, TemporalEMA, attention_loss, expert_loss,
-                          face_jacobian, faces_to_equirect_density, sphere_kld)
+                          expert_densities, face_jacobian, faces_to_equirect_density, fuse, sphere_kld)
 from models.projections import EQUATOR, FACES, POLES
 from training.panorama_data import SyntheticPanoramaSet, face_targets
 
@@ -77,6 +77,41 @@ def test_faces_to_equirect_density_accounts_for_solid_angle():
     assert poles[32, :].max() == 0 and poles[0, :].min() > 0          # equator row empty, top row full
     equator = faces_to_equirect_density({k: uniform[k] for k in EQUATOR}, 64, 128)
     assert equator[0, :].max() == 0 and equator[32, :].min() > 0
+
+
+def test_expert_densities_match_the_per_subset_maps():
+    # One remap for all three streams gives exactly what three separate subsets give.
+    rng = np.random.default_rng(3)
+    masses = {k: rng.random((24, 24)) for k in FACES}
+    streams = expert_densities(masses, 50, 100)
+    np.testing.assert_allclose(streams["poles"], faces_to_equirect_density({k: masses[k] for k in POLES}, 50, 100),
+                               rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(streams["equator"],
+                               faces_to_equirect_density({k: masses[k] for k in EQUATOR}, 50, 100), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(streams["experts"], faces_to_equirect_density(masses, 50, 100), rtol=1e-6, atol=1e-12)
+
+
+def test_fuse_exponent_spans_attention_alone_to_the_plain_product():
+    rng = np.random.default_rng(4)
+    attention, experts = rng.random((8, 16)), rng.random((8, 16))
+    attention, experts = attention / attention.sum(), experts / experts.sum()
+    np.testing.assert_allclose(fuse(attention, experts, 0.0), attention, rtol=1e-12)
+    product = attention * experts
+    np.testing.assert_allclose(fuse(attention, experts, 1.0), product / product.sum(), rtol=1e-12)
+    half = attention * np.sqrt(experts)
+    np.testing.assert_allclose(fuse(attention, experts, 0.5), half / half.sum(), rtol=1e-12)
+    with pytest.raises(ValueError, match="≥ 0"):
+        fuse(attention, experts, -0.5)
+
+
+def test_fusion_gamma_is_saved_and_used(tmp_path):
+    m = ATSal({"attention": ATTENTION, "expert": EXPERT, "fusion_gamma": 0.3}).eval()
+    m.save_pretrained(tmp_path / "atsal")
+    loaded = ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True)
+    assert loaded.config.fusion_gamma == 0.3 and loaded.config_dict()["fusion_gamma"] == 0.3
+    out = loaded.predict_streams(_equi())
+    np.testing.assert_allclose(out["fused"], fuse(out["attention"], out["experts"], 0.3), rtol=1e-9, atol=1e-15)
+    assert not np.allclose(out["fused"], fuse(out["attention"], out["experts"], 1.0))
 
 
 # --------------------------------------------------------------------------------------------- predict_streams
@@ -210,3 +245,10 @@ def test_expert_loss_ignores_faces_without_gaze():
     only_first = expert_loss(log_density[:1], target[:1], torch.tensor([1.0]))
     both = expert_loss(log_density, target, torch.tensor([1.0, 0.0]))
     assert float(both) == pytest.approx(float(only_first))
+
+
+def test_tune_fusion_writes_gamma_that_loading_uses(tmp_path):
+    from training.tune_fusion import write_gamma
+    ATSal({"attention": ATTENTION, "expert": EXPERT}).save_pretrained(tmp_path / "atsal")
+    write_gamma(tmp_path / "atsal", 0.4)
+    assert ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True).config.fusion_gamma == 0.4

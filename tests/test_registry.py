@@ -125,5 +125,8 @@ def test_atsal_streams_and_fusion():
     assert set(streams) >= {"attention", "attention_map", "poles", "equator", "experts", "fused"}
     for key in ("attention", "experts", "fused"):
         assert streams[key].shape == (128, 256) and np.isclose(streams[key].sum(), 1)
-    product = streams["attention"] * streams["experts"]
+    from models.atsal import fuse
+    gamma = create_model("atsal").network.config.fusion_gamma          # the bundled, val-tuned exponent
+    assert np.allclose(streams["fused"], fuse(streams["attention"], streams["experts"], gamma))
+    product = streams["attention"] * streams["experts"] ** gamma
     assert np.allclose(streams["fused"], product / product.sum())

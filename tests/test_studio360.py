@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from models import studio360
+from models.video_io import VideoWriter
 from tests.conftest import draw_image
 from tests.fake360 import FakeStreamsModel
 
@@ -20,8 +21,9 @@ def _pano(size=(256, 128), seed: int = 3) -> np.ndarray:
 
 
 def write_video(path: Path, n_frames: int = 6, size=(128, 64), fps: float = 12.0) -> Path:
-    """A small equirectangular clip (a blob drifting in longitude), written with the codec the app uses."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*studio360.video_codec()), fps, size)
+    """A small equirectangular clip (a blob drifting in longitude), written by OpenCV as mp4v (what any upload
+    decoder reads; the app's own output codec is tested below)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     assert writer.isOpened()
     base = _pano(size, seed=1)
     for i in range(n_frames):
@@ -120,6 +122,39 @@ def test_viewer_texture_blends_at_the_given_opacity(tmp_path):
 
 def test_codec_writes_mp4_that_opencv_reads_back():
     assert studio360.video_codec() in studio360.CODECS
+
+
+@pytest.mark.parametrize("codec", ["h264", "mp4v"])
+def test_video_writer_round_trip_keeps_frames_and_makes_sides_even(tmp_path, codec):
+    if codec == "h264":
+        pytest.importorskip("av")
+        if studio360.video_codec() != "h264":
+            pytest.skip("PyAV here has no libx264")
+    frames = [np.full((33, 65, 3), (40 * i, 120, 200 - 30 * i), np.uint8) for i in range(5)]
+    path = tmp_path / f"{codec}.mp4"
+    with VideoWriter(path, fps=10, size=(65, 33), codec=codec) as writer:
+        assert writer.size == (64, 32)                       # yuv420p needs even sides
+        for f in frames:
+            writer.write(f)
+    cap = cv2.VideoCapture(str(path))
+    back = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        back.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    assert len(back) == len(frames) and back[0].shape == (32, 64, 3)
+    for got, sent in zip(back, frames):                      # flat colours survive lossy coding closely
+        assert np.abs(got.astype(int) - sent[0, 0].astype(int)).mean() < 8
+
+
+def test_h264_is_preferred_and_browser_playable():
+    pytest.importorskip("av")
+    import av
+    if "libx264" not in av.codecs_available:
+        pytest.skip("PyAV here has no libx264")
+    assert studio360.video_codec() == "h264" and studio360.browser_playable()
 
 
 def test_video_round_trip_gives_one_video_per_stream(tmp_path):

@@ -50,7 +50,8 @@ DESCRIPTIONS = {
         "a sigmoid attention map A merged as X + X⊙A on the deepest features, a learned latitude prior, log-density "
         "output) and two expert streams on cube faces (a Poles expert on U/D, an Equator expert on F/R/B/L; each an "
         "EffSal network, initialised from the bundled 2D `effsal-lite0`). The fused map is the pixelwise product of "
-        "the attention density and the experts' density, renormalised. For video, each face's expert output is "
+        "the attention density and the experts' density raised to a fusion exponent γ, renormalised (ATSal's plain "
+        "product is γ = 1; γ is chosen on validation panoramas, see below). For video, each face's expert output is "
         "smoothed by an exponential moving average with a learned α. Code: `models/atsal.py`.\n\n"
         "**How it was trained, and what that implies:** no 360° eye-tracking data is available here, so training "
         "panoramas are synthesised: 1–3 images from the OSIE / MIT1003 train splits are pasted by inverse gnomonic "
@@ -109,6 +110,23 @@ def weight_facts(folder: Path) -> dict:
     return {"sha256": sha256_of(path), "bytes": path.stat().st_size, "dtypes": dtypes, "params": n}
 
 
+def fusion_lines(model: str, folder: Path) -> list[str]:
+    """The fusion-exponent bullet of a panorama model, from results/panorama/fusion-val.json ([] if untuned)."""
+    gamma = json.loads((folder / "config.json").read_text()).get("arch", {}).get("fusion_gamma")
+    path = RESULTS.parent / "panorama" / "fusion-val.json"
+    if model not in PANORAMA_MODELS or gamma is None or not path.is_file():
+        return []
+    tuning = json.loads(path.read_text())
+    rows = tuning["gammas"]
+    chosen, alone, product = rows[str(float(gamma))], rows["0.0"], rows["1.0"]
+    return [f"- Fusion exponent γ = {gamma:g}, chosen after training by `python -m training.tune_fusion --write --out "
+            f"results/panorama/fusion-val.json` on {tuning['n_panoramas']} validation panoramas (val-split images on "
+            f"the held-out backgrounds; never test), grid {min(map(float, rows)):g}–{max(map(float, rows)):g}, by "
+            f"{tuning['select_by']}. On those panoramas: CC {chosen['cc']:.3f} and NSS {chosen['nss']:.2f} at γ = "
+            f"{gamma:g}, against {alone['cc']:.3f} / {alone['nss']:.2f} for attention alone (γ = 0) and "
+            f"{product['cc']:.3f} / {product['nss']:.2f} for ATSal's plain product (γ = 1)."]
+
+
 def write_card(model: str, run: Path) -> Path:
     folder = WEIGHTS / model
     config, log = training_summary(run)
@@ -152,9 +170,13 @@ def write_card(model: str, run: Path) -> Path:
         "## Use",
         "",
         "```python",
-        "from models import create_model, predict_saliency",
-        f'model = create_model("{model}")                 # bundled weights; weights="hub:REPO@REV" for the Hub',
-        "density = predict_saliency(model, image)          # (H, W) float64 summing to 1, any RGB image",
+        *(["from models import create_model",
+           f'model = create_model("{model}")                 # bundled weights; weights="hub:REPO@REV" for the Hub',
+           "streams = model.predict_streams(equirect_rgb)     # attention, poles, equator, experts, fused: (H, W)"]
+          if model in PANORAMA_MODELS else
+          ["from models import create_model, predict_saliency",
+           f'model = create_model("{model}")                 # bundled weights; weights="hub:REPO@REV" for the Hub',
+           "density = predict_saliency(model, image)          # (H, W) float64 summing to 1, any RGB image"]),
         "```",
         "",
         "## How these weights were made",
@@ -176,6 +198,7 @@ def write_card(model: str, run: Path) -> Path:
         f"device {config['device']}, {config['threads'] or 'default'} threads. Best validation loss at epoch "
         f"{best['epoch']}: " + ", ".join(f"val {k[4:]} {v:.3f}" for k, v in best.items()
                                          if k.startswith("val_") and isinstance(v, float)) + ".",
+        *fusion_lines(model, folder),
         "",
         "## Test-split metrics",
         "",
