@@ -11,7 +11,7 @@ import gradio as gr
 import numpy as np
 
 from models import DEFAULT
-from models import studio, studio360
+from models import scanpath_view, studio, studio360
 from training import evaluate_maps
 
 VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
@@ -57,6 +57,18 @@ def run_evaluate(pred_file, gt_file, protocol, sigma):
     except (ValueError, OSError) as err:
         _fail(err)
     return [[METRIC_LABELS.get(k, k), round(v, 4)] for k, v in scores.items()]
+
+
+def run_scanpaths(image, model_name, n_scanpaths, temperature, max_fixations, seed, show_saliency):
+    if image is None:
+        raise gr.Error("Upload an image first.", print_exception=False)
+    try:
+        drawing, gif, json_path, csv_path, rows = scanpath_view.scanpath_view(
+            image, model_name, int(n_scanpaths), float(temperature), int(max_fixations), int(seed), bool(show_saliency))
+    except ValueError as err:
+        _fail(err)
+    table = [[r["scanpath"], r["order"], r["x"], r["y"], r["duration_ms"]] for r in rows]
+    return drawing, gif, [json_path, csv_path], table
 
 
 def _file_url(path) -> str:
@@ -157,6 +169,38 @@ def build_demo() -> gr.Blocks:
             compare = gr.Button("Compare")
             gallery = gr.Gallery(label="Side by side", columns=4, height="auto")
             compare.click(run_compare, [image, compare_models, colormap, opacity], gallery, api_name="compare")
+        with gr.Tab("Scanpaths"):
+            sp_models = scanpath_view.scanpath_models()
+            sp_default = DEFAULT["scanpath"] if DEFAULT["scanpath"] in sp_models else sp_models[0]
+            gr.Markdown("In what order, and for how long, do people look? Each colour is one sampled scanpath: "
+                        "numbered circles are fixations (area ∝ duration), arrows the saccades between them. "
+                        "Temperature 0 gives the model's single most likely scanpath; higher values add noise, "
+                        "so the sampled scanpaths differ more from each other (people differ too).")
+            with gr.Row():
+                with gr.Column():
+                    sp_image = gr.Image(label="Painting or photo", type="numpy", sources=["upload", "clipboard"],
+                                        elem_id="sp-image")
+                    sp_model = gr.Dropdown(sp_models, value=sp_default, label="Scanpath model", elem_id="sp-model")
+                    sp_temperature = gr.Slider(0.0, 1.0, value=0.2, step=0.05, label="Temperature (noise)",
+                                               elem_id="sp-temperature")
+                    sp_count = gr.Slider(1, scanpath_view.MAX_SCANPATHS, value=3, step=1, label="Number of scanpaths",
+                                         elem_id="sp-count")
+                    sp_max = gr.Slider(1, scanpath_view.MAX_FIXATIONS, value=10, step=1, label="Maximum fixations",
+                                       elem_id="sp-max")
+                    sp_seed = gr.Number(0, precision=0, label="Seed (the same seed gives the same scanpaths)",
+                                        elem_id="sp-seed")
+                    sp_show = gr.Checkbox(False, label="Draw over the saliency map", elem_id="sp-show-saliency")
+                    sp_go = gr.Button("Sample scanpaths", variant="primary")
+                with gr.Column():
+                    sp_drawing = gr.Image(label="Scanpaths", type="numpy", interactive=False, elem_id="sp-drawing")
+                    sp_gif = gr.Image(label="The gaze moving (GIF)", type="filepath", interactive=False,
+                                      elem_id="sp-gif")
+            sp_files = gr.File(label="Download (JSON, CSV: x, y in image pixels, duration_ms, order)",
+                               file_count="multiple", interactive=False, elem_id="sp-files")
+            sp_table = gr.Dataframe(headers=["scanpath", "order", "x", "y", "duration_ms"], label="Fixations",
+                                    interactive=False, elem_id="sp-table")
+            sp_go.click(run_scanpaths, [sp_image, sp_model, sp_count, sp_temperature, sp_max, sp_seed, sp_show],
+                        [sp_drawing, sp_gif, sp_files, sp_table], api_name="scanpaths")
         with gr.Tab("360°"):
             gr.Markdown("Upload an equirectangular 360° panorama (twice as wide as high) or a 360° video. "
                         "Every stream of the model is shown side by side; explore one in the 360° viewer.")

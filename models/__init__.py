@@ -12,7 +12,7 @@ from models.registry import DEFAULT, TASKS, create_model, list_models, model_ent
 
 # Importing the model files registers them.
 from models import baselines, equator_bias, scanpath_sampler  # noqa: E402,F401
-from models import atsal, trainable  # noqa: E402,F401  (register trained models whose weights are bundled)
+from models import atsal, spgen, trainable  # noqa: E402,F401  (register trained models whose weights are bundled)
 
 # Trained models become the defaults once their weights are bundled (they beat the baselines: docs/results.md).
 for _task, _best in (("saliency", "effsal-lite0"), ("panorama", "atsal")):

@@ -121,6 +121,17 @@ def test_api_non_image_upload_is_refused_and_server_stays_up(server, tmp_path, p
     assert Path(over).is_file()
 
 
+def test_api_scanpaths_same_seed_same_result(server, painting):
+    from gradio_client import Client, handle_file
+    client = Client(server, verbose=False)
+    args = (handle_file(str(painting)), "saliency-sampler", 3, 0.4, 6, 11, False)
+    drawing, gif, files, table = client.predict(*args, api_name="/scanpaths")
+    again = client.predict(*args, api_name="/scanpaths")[3]
+    assert Image.open(drawing).size == (240, 180) and Path(gif).suffix == ".gif"
+    assert sorted(Path(f).suffix for f in files) == [".csv", ".json"]
+    assert table == again and len(table["data"]) >= 3
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -163,4 +174,17 @@ def test_browser_evaluate_tab_shows_the_error_and_stays_usable(page, tmp_path):
     page.locator("#gt-file input[type=file]").set_input_files(str(tmp_path / "bad.csv"))
     page.get_by_role("button", name="Score").click()
     page.get_by_text("columns x and y").first.wait_for(timeout=30000)
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_scanpath_tab_draws_and_offers_downloads(page, painting):
+    page.get_by_role("tab", name="Scanpaths").click()
+    page.locator("#sp-image input[type=file]").set_input_files(str(painting))
+    page.get_by_role("button", name="Sample scanpaths").click()
+    page.locator("#sp-drawing img").first.wait_for(timeout=60000)
+    page.locator("#sp-gif img").first.wait_for(timeout=60000)
+    page.locator("#sp-files a[download]").nth(1).wait_for(timeout=30000)      # JSON and CSV download links
+    names = page.locator("#sp-files").inner_text()
+    assert "scanpaths" in names and ".csv" in names and ".json" in names, names
     assert page.outside_requests == [], page.outside_requests

@@ -25,7 +25,7 @@ HUMAN = "human"
 
 
 def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5, limit: int | None = None,
-                       temperature: float = 1.0, seed: int = 0, progress: bool = True) -> dict:
+                       temperature: float | None = None, seed: int = 0, progress: bool = True) -> dict:
     if model_name != HUMAN and model_entry(model_name).task != "scanpath":
         raise ValueError(f"'{model_name}' is not a scanpath model; scanpath models: use models.list_models('scanpath')")
     ds = load_dataset(data, split)
@@ -35,24 +35,44 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
     for k, image in enumerate(tqdm(images, desc=f"{model_name} on {ds.name}/{split}", disable=not progress)):
         humans = [p for p in ds.scanpaths(image).values() if len(p) > 0]
         size = ds.sizes[image]
-        if model is None:
-            rows.append(sp_metrics.inter_observer_scores(humans, size))
-            continue
         clusters = sp_metrics.fit_fixation_clusters(humans)
-        rgb = ds.load_image(image)
-        saliency = model.saliency_model.predict(rgb) if hasattr(model, "saliency_model") else None
-        per_sample = []
-        for s in range(samples):
-            kwargs = {"saliency": saliency} if saliency is not None else {}
-            path = model.sample(rgb, temperature=temperature, seed=seed * 100003 + k * 101 + s, **kwargs)
-            per_sample.append(sp_metrics.score_scanpath(path, humans, size, clusters=clusters))
-        rows.append({m: float(np.nanmean([r[m] for r in per_sample])) for m in per_sample[0]})
+        if model is None:
+            rows.append({**sp_metrics.inter_observer_scores(humans, size),
+                         "diversity": diversity(humans, clusters)})
+            continue
+        paths = draw_samples(model, ds.load_image(image), samples, temperature, seed * 100003 + k * 101)
+        per_sample = [sp_metrics.score_scanpath(path, humans, size, clusters=clusters) for path in paths]
+        row = {m: float(np.nanmean([r[m] for r in per_sample])) for m in per_sample[0]}
+        rows.append({**row, "diversity": diversity(paths, clusters)})
     metrics = {m: float(np.nanmean([r[m] for r in rows])) for m in rows[0]}
+    used = temperature if temperature is not None else getattr(model, "default_temperature", 1.0)
     return {"model": model_name, "dataset": ds.name, "split": split, "n_images": len(images),
-            "samples": 0 if model is None else samples, "temperature": temperature,
+            "samples": 0 if model is None else samples, "temperature": None if model is None else used,
             # the saliency model a sampling baseline draws from (it follows the registry default)
             "saliency_model": DEFAULT["saliency"] if hasattr(model, "saliency_model") else None,
             "metrics": metrics}
+
+
+def draw_samples(model, rgb: np.ndarray, count: int, temperature: float | None, seed: int) -> list[np.ndarray]:
+    """`count` scanpaths of one image; sample i is seeded with seed + i (models with `sample_batch` draw all
+    of them from one seed in one pass). temperature None = the model's own default."""
+    kwargs = {} if temperature is None else {"temperature": temperature}
+    if hasattr(model, "sample_batch"):
+        return model.sample_batch(rgb, count, seed=seed, **kwargs)
+    if hasattr(model, "saliency_model"):
+        kwargs["saliency"] = model.saliency_model.predict(rgb)           # one map for all samples
+    return [model.sample(rgb, seed=seed + s, **kwargs) for s in range(count)]
+
+
+def diversity(paths: list[np.ndarray], clusters) -> float:
+    """1 − the mean SequenceScore between every pair of `paths` (same cluster labels as the scoring): 0 when all
+    are the same sequence of regions. For humans this is the diversity between subjects; for a model, between
+    its samples, so the two can be compared at each temperature. NaN with fewer than two paths."""
+    paths = [p for p in paths if len(p)]
+    pairs = [(i, j) for i in range(len(paths)) for j in range(i + 1, len(paths))]
+    if not pairs:
+        return float("nan")
+    return 1.0 - float(np.mean([sp_metrics.sequence_score(paths[i], [paths[j]], clusters) for i, j in pairs]))
 
 
 def main(argv=None) -> int:
@@ -61,7 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--samples", type=int, default=5)
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=None, help="default: the model's own")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out")

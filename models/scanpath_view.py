@@ -1,0 +1,156 @@
+"""What the app's Scanpath tab does, as plain functions (the app only wires them to widgets).
+
+    paths = sample_scanpaths(image, "spgen", n_scanpaths=3, temperature=0.2, max_fixations=10, seed=0)
+    drawing = draw_scanpaths(image, paths)                 # numbered circles sized by duration, arrows
+    gif = animate_scanpaths(image, paths)                   # the gaze moving, one GIF
+    json_path, csv_path = export_scanpaths(paths, image.shape)
+
+Scanpaths are (n, 3) arrays of x, y in image pixels and duration in ms, in temporal order. The same seed gives
+the same scanpaths.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from models import as_rgb, list_models
+from models.studio import cached_model, overlay
+
+MAX_SCANPATHS = 10
+MAX_FIXATIONS = 30
+# One colour per scanpath (matplotlib's tab10, RGB), cycling beyond ten.
+COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def scanpath_models() -> list[str]:
+    return list_models("scanpath", include_gaze_models=False)
+
+
+def sample_scanpaths(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.2,
+                     max_fixations: int = 10, seed: int = 0) -> list[np.ndarray]:
+    """`n_scanpaths` scanpaths of one image, each cut to `max_fixations`; ValueError for bad settings."""
+    rgb = as_rgb(image)
+    if model_name not in scanpath_models():
+        raise ValueError(f"unknown scanpath model '{model_name}'; choose one of {', '.join(scanpath_models())}")
+    if not 1 <= int(n_scanpaths) <= MAX_SCANPATHS:
+        raise ValueError(f"number of scanpaths must be between 1 and {MAX_SCANPATHS}; got {n_scanpaths}")
+    if not 1 <= int(max_fixations) <= MAX_FIXATIONS:
+        raise ValueError(f"maximum fixations must be between 1 and {MAX_FIXATIONS}; got {max_fixations}")
+    if not 0.0 <= float(temperature) <= 1.0:
+        raise ValueError(f"temperature must be between 0 and 1; got {temperature}")
+    model = cached_model(model_name)
+    seed = int(seed)
+    if hasattr(model, "sample_batch"):
+        paths = model.sample_batch(rgb, int(n_scanpaths), temperature=float(temperature), seed=seed)
+    else:
+        saliency = model.saliency_model.predict(rgb) if hasattr(model, "saliency_model") else None
+        extra = {"saliency": saliency} if saliency is not None else {}
+        paths = [model.sample(rgb, temperature=float(temperature), seed=seed + i, **extra) for i in range(int(n_scanpaths))]
+    return [np.asarray(p, dtype=np.float64)[: int(max_fixations)] for p in paths]
+
+
+def _radius(duration_ms: float, scale: float) -> int:
+    """Circle radius ∝ sqrt(duration) (area ∝ time), 300 ms ≈ 2.2 % of the image's short side."""
+    return max(3, int(round(scale * 0.022 * np.sqrt(max(duration_ms, 1.0) / 300.0))))
+
+
+def draw_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | None = None, colormap: str = "inferno",
+                   opacity: float = 0.5, upto: int | None = None) -> np.ndarray:
+    """RGB drawing: the image (or the saliency overlay when `saliency` is given), each scanpath in its own colour
+    as arrows between numbered circles whose area follows the fixation duration. `upto`: only the first
+    `upto` fixations of each path (for animation)."""
+    rgb = as_rgb(image)
+    canvas = overlay(rgb, saliency, colormap, opacity) if saliency is not None else rgb.copy()
+    scale = float(min(rgb.shape[:2]))
+    thick = max(1, int(round(scale / 250)))
+    font = max(0.35, scale / 900)
+    for k, path in enumerate(paths):
+        colour = COLOURS[k % len(COLOURS)]
+        pts = np.asarray(path)[: upto if upto is not None else None]
+        centres = [(int(round(x)), int(round(y))) for x, y in pts[:, :2]]
+        for a, b in zip(centres[:-1], centres[1:]):
+            cv2.arrowedLine(canvas, a, b, colour, thick, cv2.LINE_AA, tipLength=min(0.3, 12.0 / max(1.0, np.hypot(b[0] - a[0], b[1] - a[1]))))
+        for i, ((cx, cy), d) in enumerate(zip(centres, pts[:, 2])):
+            r = _radius(d, scale)
+            cv2.circle(canvas, (cx, cy), r, colour, -1, cv2.LINE_AA)
+            cv2.circle(canvas, (cx, cy), r, (255, 255, 255), max(1, thick // 2), cv2.LINE_AA)
+            label = str(i + 1)
+            (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
+            cv2.putText(canvas, label, (cx - tw // 2, cy + th // 2), cv2.FONT_HERSHEY_SIMPLEX, font, (255, 255, 255),
+                        thick, cv2.LINE_AA)
+    return canvas
+
+
+def animate_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | None = None, out_dir=None,
+                      max_side: int = 640, speed: float = 1.0) -> str:
+    """A GIF of the gaze moving: frame i shows the first i fixations of every path; each frame lasts as long as
+    the longest i-th fixation (÷ `speed`), so time runs like the recorded durations. Returns its path."""
+    rgb = as_rgb(image)
+    h, w = rgb.shape[:2]
+    f = min(1.0, max_side / max(h, w))
+    if f < 1.0:
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        saliency = cv2.resize(saliency, size, interpolation=cv2.INTER_AREA) if saliency is not None else None
+        paths = [np.column_stack([p[:, :2] * f, p[:, 2]]) for p in paths]
+    n = max((len(p) for p in paths), default=0)
+    frames, durations = [], []
+    for i in range(0, n + 1):
+        frames.append(Image.fromarray(draw_scanpaths(rgb, paths, saliency, upto=i)))
+        longest = max((p[i - 1, 2] for p in paths if len(p) >= i), default=300.0) if i else 400.0
+        durations.append(int(np.clip(longest / speed, 60, 3000)))
+    durations[-1] = 2000                                                        # hold the full picture
+    folder = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="scanpaths-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scanpaths.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=False)
+    return str(path)
+
+
+def scanpath_rows(paths: list[np.ndarray]) -> list[dict]:
+    """One row per fixation: scanpath (1-based), order (1-based), x, y (image pixels), duration_ms."""
+    return [{"scanpath": k + 1, "order": i + 1, "x": round(float(x), 2), "y": round(float(y), 2),
+             "duration_ms": round(float(d), 1)} for k, p in enumerate(paths) for i, (x, y, d) in enumerate(p)]
+
+
+def export_scanpaths(paths: list[np.ndarray], image_shape, settings: dict | None = None, out_dir=None) -> tuple[str, str]:
+    """Write scanpaths.json (settings, image size, the paths) and scanpaths.csv (`scanpath_rows`); return paths."""
+    folder = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="scanpaths-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = scanpath_rows(paths)
+    h, w = image_shape[:2]
+    doc = {"image_width": int(w), "image_height": int(h), "settings": settings or {},
+           "scanpaths": [[{k: r[k] for k in ("order", "x", "y", "duration_ms")} for r in rows if r["scanpath"] == s + 1]
+                         for s in range(len(paths))]}
+    json_path, csv_path = folder / "scanpaths.json", folder / "scanpaths.csv"
+    json_path.write_text(json.dumps(doc, indent=1))
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["scanpath", "order", "x", "y", "duration_ms"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(json_path), str(csv_path)
+
+
+def scanpath_view(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.2, max_fixations: int = 10,
+                  seed: int = 0, show_saliency: bool = False, colormap: str = "inferno"):
+    """Everything the tab shows: (drawing RGB, GIF path, JSON path, CSV path, rows)."""
+    rgb = as_rgb(image)
+    paths = sample_scanpaths(rgb, model_name, n_scanpaths, temperature, max_fixations, seed)
+    saliency = None
+    if show_saliency:
+        from models import DEFAULT, predict_saliency
+        saliency = predict_saliency(cached_model(DEFAULT["saliency"]), rgb)
+    folder = Path(tempfile.mkdtemp(prefix="scanpaths-"))
+    drawing = draw_scanpaths(rgb, paths, saliency, colormap)
+    gif = animate_scanpaths(rgb, paths, saliency, out_dir=folder)
+    settings = {"model": model_name, "n_scanpaths": int(n_scanpaths), "temperature": float(temperature),
+                "max_fixations": int(max_fixations), "seed": int(seed)}
+    json_path, csv_path = export_scanpaths(paths, rgb.shape, settings, out_dir=folder)
+    return drawing, gif, json_path, csv_path, scanpath_rows(paths)

@@ -1,0 +1,183 @@
+"""SPGEn: a scanpath generator that predicts one latent map per fixation step and reads each fixation off its
+map with a soft-argmax; a gate decides how many fixations there are and a head how long each lasts.
+
+After docs/seed-models.md §2 (SPGEn), written from the description, with the released code's mistakes fixed:
+- the encoder is the pretrained saliency network's (EffSal: EfficientNet-Lite + FPN decoder, initialised from
+  the bundled `effsal-lite0`) and it learns; the seed froze it;
+- the Gaussian priors are trainable (EffSal's), the seed froze them;
+- the soft-argmax returns (x / W, y / H) at pixel centres; the seed swapped the axes;
+- the fixation-selection gate is used: step t exists with probability Π_{s≤t} sigmoid(c_s), and the number of
+  fixations is the count of steps whose probability is above one half (the seed always emitted N);
+- temperature noise `(1 − T)·h + T·ε` mixes each standardised latent map h with smooth Gaussian noise ε of
+  unit variance, so T = 0 is deterministic, T = 1 pure noise, and T means the same at every step;
+- a fixation-duration head (the seed had none): log-milliseconds from the features under each fixation.
+
+    net = SPGEn().eval()
+    out = net(images, temperature=0.2)   # {"log_maps", "xy", "log_duration", "exist"}
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+
+from models.effsal import EffSal, conv_bn_relu
+
+
+@dataclass
+class SPGEnConfig:
+    encoder: str = "lite0"
+    input_height: int = 288
+    input_width: int = 384
+    decoder_channels: int = 64
+    n_priors: int = 16
+    max_fixations: int = 12            # latent maps (steps); OSIE / MIT1003 scanpaths have a median of 8
+    noise_cell: int = 6                # ε is drawn on a grid this many output pixels per cell, then upsampled
+    duration_log_mean: float = 5.33    # log-ms, initial bias of the duration head (train-split mean)
+
+
+class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-studio", license="apache-2.0",
+            tags=["scanpath", "eye-tracking", "visual-attention"]):
+    """Image (B, 3, H, W) RGB in [0, 1] → per-step fixation distributions, coordinates, durations, existence."""
+
+    output_stride = 4
+
+    def __init__(self, arch: dict | None = None, pretrained_encoder: bool = False):
+        super().__init__()
+        self.config = c = SPGEnConfig(**(arch or {}))
+        self.trunk = EffSal({"encoder": c.encoder, "input_height": c.input_height, "input_width": c.input_width,
+                             "decoder_channels": c.decoder_channels, "n_priors": c.n_priors},
+                            pretrained_encoder=pretrained_encoder)
+        f = c.decoder_channels // 2                                          # trunk feature channels
+        n = c.max_fixations
+        self.steps = nn.Sequential(conv_bn_relu(f + 2, f), nn.Conv2d(f, n, 3, padding=1))   # one map per step
+        self.log_beta = nn.Parameter(torch.tensor(math.log(4.0)))           # soft-argmax sharpness
+        self.step_embedding = nn.Parameter(torch.zeros(n, f))
+        self.gate = nn.Sequential(nn.Linear(2 * f, f), nn.ReLU(), nn.Linear(f, 1))
+        self.duration = nn.Sequential(nn.Linear(2 * f, f), nn.ReLU(), nn.Linear(f, 1))
+        nn.init.constant_(self.duration[-1].bias, c.duration_log_mean)
+        nn.init.constant_(self.gate[-1].bias, 3.0)                          # start by keeping every step
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return (self.config.input_height, self.config.input_width)
+
+    def latent_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(standardised step maps (B, N, h, w), trunk features (B, f, h, w)), h, w = input / 4."""
+        y = self.trunk.features(x)
+        b, _, h, w = y.shape
+        ys = torch.linspace(-1, 1, h, device=y.device).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w, device=y.device).view(1, 1, 1, w).expand(b, 1, h, w)
+        maps = self.steps(torch.cat([y, xs, ys], dim=1))                     # coordinates help order steps
+        maps = maps - maps.mean(dim=(2, 3), keepdim=True)
+        maps = maps / maps.std(dim=(2, 3), keepdim=True).clamp_min(1e-4)    # each map: mean 0, std 1
+        return maps, y
+
+    def smooth_noise(self, shape, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        """Gaussian noise (B, N, h, w) correlated over ~`noise_cell` pixels, standardised per map."""
+        b, n, h, w = shape
+        cell = self.config.noise_cell
+        coarse = torch.randn(b, n, max(2, h // cell), max(2, w // cell), generator=generator, device=device)
+        eps = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False)
+        eps = eps - eps.mean(dim=(2, 3), keepdim=True)
+        return eps / eps.std(dim=(2, 3), keepdim=True).clamp_min(1e-4)
+
+    def forward(self, x: torch.Tensor, temperature: float = 0.0,
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        maps, y = self.latent_maps(x)
+        return self.read(maps, y, temperature, generator)
+
+    def read(self, maps: torch.Tensor, y: torch.Tensor, temperature: float = 0.0,
+             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Latent maps (+ noise at `temperature`) → {"log_maps" (B, N, h, w), "xy" (B, N, 2) in [0, 1],
+        "log_duration" (B, N) log-ms, "exist" (B, N) P(step t exists)}. Separate from `latent_maps` so many
+        samples of one image reuse one trunk pass."""
+        if not 0.0 <= temperature <= 1.0:
+            raise ValueError(f"temperature must be in [0, 1]; got {temperature}")
+        b, n, h, w = maps.shape
+        if temperature > 0:
+            maps = (1 - temperature) * maps + temperature * self.smooth_noise(maps.shape, generator, maps.device)
+        log_maps = (self.log_beta.exp() * maps).flatten(2).log_softmax(-1)    # (B, N, h·w), per-step density
+        p = log_maps.exp()
+        gx = (torch.arange(w, device=p.device, dtype=p.dtype) + 0.5) / w
+        gy = (torch.arange(h, device=p.device, dtype=p.dtype) + 0.5) / h
+        grid = torch.stack([gx.repeat(h), gy.repeat_interleave(w)], dim=-1)   # (h·w, 2) pixel centres, (x, y)
+        xy = p @ grid                                                          # (B, N, 2) soft-argmax in [0, 1]
+        pooled = p @ y.flatten(2).transpose(1, 2)                              # (B, N, f) features under each fixation
+        context = y.mean(dim=(2, 3))[:, None, :] + self.step_embedding[None]   # (B, N, f) image + step
+        z = torch.cat([pooled, context], dim=-1)
+        keep_logit = self.gate(z)[..., 0]                                      # (B, N) continue after step t−1
+        exist = torch.cumprod(torch.sigmoid(keep_logit), dim=1)               # P(step t exists)
+        return {"log_maps": log_maps.view(b, n, h, w), "xy": xy, "log_duration": self.duration(z)[..., 0],
+                "exist": exist}
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+
+class SPGEnScanpathModel:
+    """A loaded SPGEn as a scanpath model: `sample(image, temperature, seed)` → (n, 3) x, y (pixels), duration_ms."""
+    needs_gaze = False
+
+    def __init__(self, network: SPGEn, notice: str = "", default_temperature: float = 0.2):
+        self.network = network.float().eval()
+        self.notice = notice
+        self.default_temperature = default_temperature
+
+    @torch.inference_mode()
+    def sample_batch(self, image: np.ndarray, count: int, temperature: float | None = None,
+                     n_fixations: int | None = None, seed: int | None = None) -> list[np.ndarray]:
+        """`count` scanpaths of one image in one forward pass (the trunk runs once)."""
+        t = self.default_temperature if temperature is None else float(temperature)
+        h, w = image.shape[:2]
+        ih, iw = self.network.input_size
+        x = torch.from_numpy(cv2.resize(image, (iw, ih), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
+        x = (x.float() / 255.0)[None]
+        maps, y = self.network.latent_maps(x)
+        seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        generator = torch.Generator().manual_seed(seed)                    # same seed → same scanpaths
+        out = self.network.read(maps.expand(count, -1, -1, -1), y.expand(count, -1, -1, -1), t, generator)
+        paths = []
+        for k in range(count):
+            n = int(n_fixations) if n_fixations else max(1, int((out["exist"][k] > 0.5).sum()))
+            n = min(n, self.network.config.max_fixations)
+            xy = out["xy"][k, :n].numpy() * np.array([w, h])
+            dur = out["log_duration"][k, :n].exp().numpy()
+            paths.append(np.column_stack([np.clip(xy[:, 0], 0, w - 1e-3), np.clip(xy[:, 1], 0, h - 1e-3), dur]))
+        return paths
+
+    def sample(self, image: np.ndarray, n_fixations: int | None = None, temperature: float | None = None,
+               seed: int | None = None) -> np.ndarray:
+        return self.sample_batch(image, 1, temperature, n_fixations, seed)[0]
+
+
+def load_spgen(weights: str | None = None) -> SPGEnScanpathModel:
+    """weights: None = bundled assets/weights/spgen, a save_pretrained folder, or 'hub:REPO@REV'. The default
+    temperature is the one stored next to the weights (chosen on val scanpaths), else 0.2."""
+    import json
+
+    from models.hub import resolve_weights
+    folder, notice = resolve_weights("spgen", weights)
+    sampling = Path(folder) / "sampling.json"
+    temperature = json.loads(sampling.read_text())["temperature"] if sampling.is_file() else 0.2
+    return SPGEnScanpathModel(SPGEn.from_pretrained(str(folder), strict=True), notice, temperature)
+
+
+def _register() -> None:
+    from models.baselines import ASSETS
+    from models.registry import register_model
+    if (ASSETS / "spgen" / "model.safetensors").is_file():
+        def spgen(weights: str | None = None):
+            """SPGEn: per-step fixation maps, soft-argmax, a length gate and durations; temperature noise."""
+            return load_spgen(weights)
+        register_model("scanpath")(spgen)
+
+
+_register()

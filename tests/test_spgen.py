@@ -1,0 +1,112 @@
+"""SPGEn (models/spgen.py), its data (training/scanpath_data.py) and loss (training/train_spgen.py): shapes,
+the soft-argmax convention, the gate, temperature noise, seeding, and a few training steps. Tiny random
+networks, so each test takes about a second."""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+from models.spgen import SPGEn, SPGEnScanpathModel
+from training.scanpath_data import ScanpathTrainingSet, scanpath_tensor
+from training.train_spgen import DEFAULTS, frozen_parameters, run_batch, spgen_loss
+
+ARCH = {"input_height": 64, "input_width": 96, "decoder_channels": 16, "n_priors": 4, "max_fixations": 5}
+
+
+@pytest.fixture(scope="module")
+def net() -> SPGEn:
+    torch.manual_seed(0)
+    return SPGEn(ARCH).eval()
+
+
+def _cfg(**kw):
+    return argparse.Namespace(**{**DEFAULTS, **kw})
+
+
+def test_outputs_shapes_and_ranges(net):
+    out = net(torch.rand(2, 3, 64, 96))
+    assert out["log_maps"].shape == (2, 5, 16, 24)
+    assert torch.allclose(out["log_maps"].flatten(2).logsumexp(-1), torch.zeros(2, 5), atol=1e-5)
+    assert out["xy"].shape == (2, 5, 2) and out["xy"].min() >= 0 and out["xy"].max() <= 1
+    assert out["log_duration"].shape == (2, 5)
+    exist = out["exist"]
+    assert torch.all(exist[:, 1:] <= exist[:, :-1] + 1e-7) and exist.min() >= 0 and exist.max() <= 1
+
+
+def test_soft_argmax_returns_x_over_width_and_y_over_height(net):
+    # A map that is sharply peaked at output pixel (row 4, col 18) reads as ((18.5)/24, (4.5)/16).
+    maps = torch.full((1, 5, 16, 24), -50.0)
+    maps[0, :, 4, 18] = 50.0
+    y = torch.zeros(1, net.config.decoder_channels // 2, 16, 24)
+    xy = net.read(maps, y)["xy"][0, 0]
+    assert xy[0].item() == pytest.approx(18.5 / 24, abs=1e-4) and xy[1].item() == pytest.approx(4.5 / 16, abs=1e-4)
+
+
+def test_temperature_zero_is_deterministic_and_noise_moves_fixations(net):
+    x = torch.rand(1, 3, 64, 96)
+    a, b = net(x, 0.0), net(x, 0.0)
+    assert torch.equal(a["xy"], b["xy"])
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    n1, n2 = net(x, 0.5, g1), net(x, 0.5, g2)
+    assert torch.equal(n1["xy"], n2["xy"])                                  # same seed, same noise
+    assert not torch.allclose(n1["xy"], a["xy"])
+    with pytest.raises(ValueError, match="temperature"):
+        net(x, 1.5)
+
+
+def test_sampler_api_seed_and_lengths(net):
+    model = SPGEnScanpathModel(net, default_temperature=0.3)
+    image = (np.random.default_rng(0).random((120, 200, 3)) * 255).astype(np.uint8)
+    a = model.sample_batch(image, 4, seed=7)
+    b = model.sample_batch(image, 4, seed=7)
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert not np.array_equal(a[0], a[1])                                   # the samples of one call differ
+    for path in a:
+        assert path.shape[1] == 3 and 1 <= len(path) <= 5
+        assert path[:, 0].max() < 200 and path[:, 1].max() < 120 and path[:, 2].min() > 0
+    assert len(model.sample(image, n_fixations=3, seed=1)) == 3
+
+
+def test_scanpath_tensor_pads_masks_and_normalises():
+    paths, mask = scanpath_tensor({"b": np.array([[50, 30, 200], [10, 90, 0]]), "a": np.array([[100, 0, 300]])},
+                                  (100, 100), max_subjects=3, max_fixations=4)
+    assert paths.shape == (3, 4, 3) and mask.tolist() == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]]
+    np.testing.assert_allclose(paths[1, 0], [0.5, 0.3, np.log(200)], rtol=1e-6)
+    assert paths[1, 1, 2] == pytest.approx(np.log(20.0))                    # zero durations are clamped
+    assert paths[0, 0, 0] == pytest.approx(1.0 - 1e-6)                      # x = width stays inside
+
+
+def test_loss_prefers_the_closest_subject():
+    b, n, h, w = 1, 3, 8, 8
+    clean = {"log_maps": torch.full((b, n, h, w), -np.log(h * w)), "exist": torch.full((b, n), 0.5)}
+    paths = torch.zeros(1, 2, n, 3)
+    paths[0, 0, :, :2], paths[0, 1, :, :2] = 0.2, 0.8
+    mask = torch.ones(1, 2, n, dtype=torch.bool)
+    near = {"xy": torch.full((1, n, 2), 0.8), "log_duration": torch.zeros(1, n)}
+    _, parts = spgen_loss(clean, near, paths, mask, _cfg())
+    assert parts["xy"] == pytest.approx(0.0, abs=1e-6)                      # matches subject 1 exactly
+    assert parts["nll"] == pytest.approx(np.log(h * w), rel=1e-5)           # uniform maps: log(h·w)
+
+
+def test_training_steps_lower_the_loss(tiny_dataset):
+    torch.manual_seed(0)
+    net = SPGEn(ARCH)
+    for p in frozen_parameters(net):
+        p.requires_grad_(False)
+    ds = ScanpathTrainingSet([str(tiny_dataset)], "train", net.input_size, max_fixations=5)
+    x, paths, mask = (torch.stack(t) for t in zip(*[ds[i] for i in range(len(ds))]))
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], 3e-3)
+    cfg = _cfg()
+    net.train()
+    first = None
+    for _ in range(25):
+        loss, _ = run_batch(net, x, paths, mask, cfg, 0.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = float(loss.detach()) if first is None else first
+    assert float(loss.detach()) < 0.8 * first
+    assert all(not p.requires_grad for p in frozen_parameters(net))

@@ -1,0 +1,69 @@
+"""How a scanpath model's quality and the diversity of its samples change with the temperature T.
+
+    python -m training.scanpath_temperature --model spgen --data osie --split val --out results/temperature/osie-val-spgen.json
+    python -m training.scanpath_temperature --model spgen --data osie --split val --write   # store the best T
+
+For each T of `--temperatures`, `training.evaluate_scanpaths` draws `--samples` scanpaths per image and scores
+them; "diversity" is 1 − the mean SequenceScore between the samples of an image, next to the same quantity
+between human subjects (the `human` row). Select T on the val split only: `--write` stores the T with the best
+SequenceScore in the model's weights folder (sampling.json), which `create_model` then uses by default.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from training.cli import run_and_report
+from training.evaluate_scanpaths import evaluate_scanpaths
+
+TEMPERATURES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
+SELECT_BY = "sequence_score"
+
+
+def sweep(model: str, data: str, split: str, temperatures=TEMPERATURES, samples: int = 5, limit: int | None = None,
+          seed: int = 0, progress: bool = True) -> dict:
+    rows = [evaluate_scanpaths(model, data, split, samples, limit, t, seed, progress) for t in temperatures]
+    human = evaluate_scanpaths("human", data, split, limit=limit, progress=progress)
+    best = max(rows, key=lambda r: r["metrics"][SELECT_BY])
+    return {"task": "scanpath-temperature", "model": model, "dataset": rows[0]["dataset"], "split": split,
+            "n_images": rows[0]["n_images"], "samples_per_image": samples, "seed": seed,
+            "rows": [{"temperature": r["temperature"], **r["metrics"]} for r in rows],
+            "human": human["metrics"], "select_by": SELECT_BY, "best_temperature": best["temperature"]}
+
+
+def write_temperature(model: str, temperature: float, source: str) -> Path:
+    from models.baselines import ASSETS
+    path = ASSETS / model / "sampling.json"
+    path.write_text(json.dumps({"temperature": temperature, "chosen_by": source}, indent=2) + "\n")
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", default="osie")
+    parser.add_argument("--split", default="val", choices=["val", "test"])
+    parser.add_argument("--temperatures", default=",".join(map(str, TEMPERATURES)))
+    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write", action="store_true", help="store the best T (val split only)")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+
+    def compute():
+        if args.write and args.split != "val":
+            raise ValueError("--write chooses the temperature: only on the val split")
+        temps = [float(t) for t in args.temperatures.split(",")]
+        result = sweep(args.model, args.data, args.split, temps, args.samples, args.limit or None, args.seed)
+        if args.write:
+            command = "python -m training.scanpath_temperature " + " ".join(argv or sys.argv[1:])
+            result["written_to"] = str(write_temperature(args.model, result["best_temperature"], command))
+        return result
+    return run_and_report(compute, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Train SPGEn (models/spgen.py) on recorded scanpaths (train splits; val for early stopping; never test).
+
+    python -m training.train_spgen --data osie,mit1003 --init assets/weights/effsal-lite0 --out runs/spgen \
+        --threads 2 --export assets/weights/spgen
+    python -m training.train_spgen --out runs/spgen --resume          # continue after an interruption
+
+The trunk starts from the trained saliency model (`--init`, an EffSal save_pretrained folder; its encoder holds
+ImageNet weights underneath). The encoder's stem and its stride-4/8 stages stay frozen (they are generic
+edges and textures, and freezing them halves the backward pass on a CPU); the rest of the encoder, the decoder,
+the priors and the SPGEn heads learn.
+
+The loss (`spgen_loss`), per image with all its subjects' scanpaths:
+- `nll`: −log p_t(x_t) of every subject's t-th fixation under step t's map at T = 0 (a proper likelihood:
+  each step map learns the distribution of where people are at that step, with no collapse to a mean);
+- `xy`: L1 between the soft-argmax fixations, generated at a random temperature T ∈ [0, `max_train_T`], and
+  the *closest* subject's scanpath (the min over subjects of the masked mean). Regressing on one random
+  subject would pull every step to the average of all subjects, a point between the places people actually
+  look; the min lets each noisy sample match the human path it resembles;
+- `duration`: L1 on log-milliseconds against that same subject's fixations;
+- `length`: binary cross-entropy of P(step t exists) against the share of subjects whose scanpath has a
+  fixation t.
+Total = nll + w_xy·xy + w_duration·duration + w_length·length. Checkpoints every epoch (resumable) in --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from training.run_setup import start_run
+from training.scanpath_data import ScanpathTrainingSet
+
+DEFAULTS = dict(data="osie,mit1003", init="assets/weights/effsal-lite0", out="runs/spgen", epochs=6, batch_size=8,
+                lr=1e-3, trunk_lr=1e-4, weight_decay=1e-4, warmup_steps=50, patience=2, seed=0, threads=0,
+                device="cpu", backend="", max_fixations=12, max_train_T=0.5, w_xy=5.0, w_duration=0.5,
+                w_length=1.0, limit=0, max_minutes=0.0, resume=False, export="")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for key, value in DEFAULTS.items():
+        if isinstance(value, bool):
+            parser.add_argument(f"--{key}", action="store_true", default=value)
+        else:
+            parser.add_argument(f"--{key}", type=type(value), default=value)
+    return parser.parse_args(argv)
+
+
+def spgen_loss(clean: dict, noisy: dict, paths: torch.Tensor, mask: torch.Tensor, cfg) -> tuple[torch.Tensor, dict]:
+    """clean/noisy: SPGEn.read outputs at T = 0 and at the training temperature; paths (B, S, N, 3) x/W, y/H,
+    log ms; mask (B, S, N). Returns the total and its parts (floats)."""
+    log_maps = clean["log_maps"]                                          # (B, N, h, w)
+    b, n, h, w = log_maps.shape
+    m = mask.float()
+    ix = (paths[..., 0] * w).long().clamp(0, w - 1)                       # (B, S, N)
+    iy = (paths[..., 1] * h).long().clamp(0, h - 1)
+    flat = log_maps.flatten(2)                                            # (B, N, h·w)
+    picked = torch.gather(flat, 2, (iy * w + ix).permute(0, 2, 1))        # (B, N, S): log p_t(subject s's x_t)
+    nll = -(picked.permute(0, 2, 1) * m).sum() / m.sum().clamp_min(1)
+
+    per_step = (noisy["xy"][:, None] - paths[..., :2]).abs().sum(-1)     # (B, S, N)
+    per_subject = (per_step * m).sum(-1) / m.sum(-1).clamp_min(1)         # (B, S)
+    per_subject = per_subject.masked_fill(m.sum(-1) == 0, float("inf"))
+    best = per_subject.argmin(1)                                          # (B,) the closest subject
+    xy = per_subject.gather(1, best[:, None]).mean()
+    chosen = paths[torch.arange(b), best]                                 # (B, N, 3)
+    chosen_mask = m[torch.arange(b), best]                                # (B, N)
+    duration = ((noisy["log_duration"] - chosen[..., 2]).abs() * chosen_mask).sum() / chosen_mask.sum().clamp_min(1)
+
+    subjects = (m.sum(-1) > 0).float()                                    # (B, S)
+    share = (m * subjects[..., None]).sum(1) / subjects.sum(1, keepdim=True).clamp_min(1)   # (B, N)
+    length = F.binary_cross_entropy(clean["exist"].clamp(1e-6, 1 - 1e-6), share)
+    total = nll + cfg.w_xy * xy + cfg.w_duration * duration + cfg.w_length * length
+    return total, {k: float(v.detach()) for k, v in {"nll": nll, "xy": xy, "duration": duration, "length": length}.items()}
+
+
+def build_model(cfg):
+    from models.effsal import EffSal
+    from models.spgen import SPGEn
+    model = SPGEn({"max_fixations": cfg.max_fixations})
+    if cfg.init:
+        trunk = EffSal.from_pretrained(cfg.init, strict=True)
+        model.trunk.load_state_dict(trunk.float().state_dict())
+    for p in frozen_parameters(model):
+        p.requires_grad_(False)
+    return model
+
+
+def frozen_parameters(model):
+    enc = model.trunk.encoder
+    last_frozen = enc.feature_blocks[1]                                   # through the stride-8 stage
+    yield from enc._conv_stem.parameters()
+    yield from enc._bn0.parameters()
+    for block in enc._blocks[: last_frozen + 1]:
+        yield from block.parameters()
+
+
+def run_batch(model, x, paths, mask, cfg, temperature: float):
+    maps, y = model.latent_maps(x)
+    clean = model.read(maps, y, 0.0)
+    noisy = model.read(maps, y, temperature) if temperature > 0 else clean
+    return spgen_loss(clean, noisy, paths, mask, cfg)
+
+
+@torch.no_grad()
+def evaluate_val(model, loader, cfg) -> dict:
+    model.eval()
+    totals, n = {}, 0
+    for x, paths, mask in loader:
+        loss, parts = run_batch(model, x, paths, mask, cfg, 0.0)
+        for k, v in {"loss": float(loss), **parts}.items():
+            totals[k] = totals.get(k, 0.0) + v * len(x)
+        n += len(x)
+    return {k: v / n for k, v in totals.items()}
+
+
+def main(argv=None):
+    cfg = parse_args(argv)
+    run = start_run(cfg, argv, "training.train_spgen")
+    out = run.out
+    model = build_model(cfg)
+    names = cfg.data.split(",")
+    train_set = ScanpathTrainingSet(names, "train", model.input_size, cfg.max_fixations, augment=True)
+    val_set = ScanpathTrainingSet(names, "val", model.input_size, cfg.max_fixations)
+    if cfg.limit:
+        train_set.items, val_set.items = train_set.items[:cfg.limit], val_set.items[:cfg.limit]
+    generator = torch.Generator().manual_seed(cfg.seed)
+    train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=generator, drop_last=True)
+    val_loader = DataLoader(val_set, batch_size=cfg.batch_size)
+
+    trunk = [p for n, p in model.named_parameters() if n.startswith("trunk.") and p.requires_grad]
+    heads = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
+    optimizer = torch.optim.AdamW([{"params": heads, "lr": cfg.lr}, {"params": trunk, "lr": cfg.trunk_lr}],
+                                  weight_decay=cfg.weight_decay)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    total_steps = cfg.epochs * len(train_loader)
+    start_epoch, best_loss, bad_epochs, step = 0, math.inf, 0, 0
+    ckpt_path = out / "ckpt.pt"
+    if cfg.resume and ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start_epoch, best_loss, bad_epochs, step = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["bad_epochs"], ckpt["step"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        print(f"resumed from {ckpt_path} at epoch {start_epoch}")
+
+    started = time.time()
+    rng = random.Random(cfg.seed + start_epoch)
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        model.trunk.freeze_batchnorm_where_pretrained()
+        t0, running = time.time(), {}
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", dynamic_ncols=True, mininterval=10)
+        for i, (x, paths, mask) in enumerate(bar):
+            scale = min(1.0, (step + 1) / cfg.warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
+            for g, lr in zip(optimizer.param_groups, base_lrs):
+                g["lr"] = lr * scale
+            loss, parts = run_batch(model, x, paths, mask, cfg, rng.uniform(0.0, cfg.max_train_T))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            step += 1
+            for k, v in {"loss": float(loss), **parts}.items():
+                running[k] = running.get(k, 0.0) + v
+            bar.set_postfix({k: f"{v / (i + 1):.3f}" for k, v in running.items()})
+        val = evaluate_val(model, val_loader, cfg)
+        improved = val["loss"] < best_loss
+        if improved:
+            best_loss, bad_epochs = val["loss"], 0
+            torch.save({"model": model.state_dict(), "epoch": epoch, "val": val}, out / "best.pt")
+        else:
+            bad_epochs += 1
+        record = {"epoch": epoch + 1, "seconds": time.time() - t0,
+                  **{f"train_{k}": v / max(1, len(train_loader)) for k, v in running.items()},
+                  **{f"val_{k}": v for k, v in val.items()}, "best": improved}
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                    "best_loss": best_loss, "bad_epochs": bad_epochs, "step": step,
+                    "torch_rng": torch.get_rng_state()}, ckpt_path)
+        if bad_epochs >= cfg.patience:
+            print(f"early stop: no val improvement for {cfg.patience} epochs")
+            break
+        if cfg.max_minutes and (time.time() - started) / 60 > cfg.max_minutes:
+            print(f"stopping after {cfg.max_minutes} minutes (resume with --resume)")
+            break
+    if cfg.export:
+        export_best(out / "best.pt", Path(cfg.export))
+
+
+def export_best(best_path: Path, folder: Path) -> None:
+    from models.spgen import SPGEn
+    ckpt = torch.load(best_path, map_location="cpu", weights_only=True)
+    arch = {"max_fixations": ckpt["model"]["step_embedding"].shape[0]}
+    model = SPGEn(arch)
+    model.load_state_dict(ckpt["model"])
+    model.half().save_pretrained(folder)
+    print(f"exported {best_path} → {folder}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
