@@ -1,5 +1,6 @@
 """Per-image latency and peak memory of every model of a task, side by side: saliency on 384×288 RGB images,
-panorama on 2048×1024 equirectangular images (all streams and the fusion: `predict_panorama`).
+panorama on 2048×1024 equirectangular images (all streams and the fusion: `predict_panorama`), scanpath: 20
+scanpaths of one 1024×768 image at the model's default temperature (`draw_samples`, as the evaluation does).
 
     python -m bench.bench_saliency                      # all image-only saliency models, 2 threads
     python -m bench.bench_saliency --models effsal-lite0,salnet --repeats 50
@@ -27,7 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
-INPUT_SIZE = {"saliency": (384, 288), "panorama": (2048, 1024)}      # (width, height)
+INPUT_SIZE = {"saliency": (384, 288), "panorama": (2048, 1024), "scanpath": (1024, 768)}   # (width, height)
+SCANPATH_SAMPLES = 20                # scanpath task: one call draws this many scanpaths of one image
 
 
 def rss_mib() -> float:
@@ -49,6 +51,11 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
     torch.set_num_threads(threads)
     from models import create_model, predict_panorama, predict_saliency
     predict = predict_panorama if task == "panorama" else predict_saliency
+    if task == "scanpath":
+        from training.evaluate_scanpaths import draw_samples
+
+        def predict(model, image):
+            return draw_samples(model, image, SCANPATH_SAMPLES, None, 0)
     WIDTH, HEIGHT = INPUT_SIZE[task]
 
     rng = np.random.default_rng(0)

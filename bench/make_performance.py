@@ -12,9 +12,10 @@ from models.registry import DEFAULT
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "bench"
 DOC = ROOT / "docs" / "performance.md"
-TARGET_MS = {"saliency": 40.0, "panorama": 500.0}
+TARGET_MS = {"saliency": 40.0, "panorama": 500.0, "scanpath": 80.0}
 TITLES = {"saliency": "Saliency: one 384×288 image",
-          "panorama": "360°: one 2048×1024 panorama, all streams and the fusion"}
+          "panorama": "360°: one 2048×1024 panorama, all streams and the fusion",
+          "scanpath": "Scanpaths: 20 sampled scanpaths of one 1024×768 image"}
 
 
 def section(report: dict) -> list[str]:
@@ -29,7 +30,9 @@ def section(report: dict) -> list[str]:
         f"({report['cpu_count']} cores), torch {report['torch']}, {ref['threads']} threads, "
         f"{ref.get('rounds', 1)} interleaved rounds of {ref['repeats']} timed runs after warm-up (the median of the "
         "round medians), each model in a fresh process per round. Latency is the whole "
-        f"`predict_{task}` call (resize, network, resize back, normalise). Ratios are relative to the default "
+        + ("`draw_samples(model, image, 20)` call (resize, network once, 20 noisy read-outs or 20 sequential "
+           "samplings, back to image pixels)" if task == "scanpath" else
+           f"`predict_{task}` call (resize, network, resize back, normalise)") + ". Ratios are relative to the default "
         f"model `{ref['model']}`.",
         "",
         "| model | params (M) | median (ms) | p90 (ms) | round medians (ms) | × default | peak RSS (MiB) | "

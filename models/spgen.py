@@ -95,17 +95,19 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         return self.read(maps, y, temperature, generator)
 
     def read(self, maps: torch.Tensor, y: torch.Tensor, temperature: float = 0.0,
-             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+             generator: torch.Generator | None = None, sharpness: float = 1.0) -> dict[str, torch.Tensor]:
         """Latent maps (+ noise at `temperature`) → {"log_maps" (B, N, h, w), "xy" (B, N, 2) in [0, 1],
         "log_duration" (B, N) log-ms, "exist" (B, N) P(step t exists)}. Separate from `latent_maps` so many
-        samples of one image reuse one trunk pass."""
+        samples of one image reuse one trunk pass. `sharpness` > 1 reads each fixation from the map raised to
+        that power (towards its mode instead of its mean, which for a two-peaked map lies between the peaks);
+        "log_maps" stay the calibrated distributions."""
         if not 0.0 <= temperature <= 1.0:
             raise ValueError(f"temperature must be in [0, 1]; got {temperature}")
         b, n, h, w = maps.shape
         if temperature > 0:
             maps = (1 - temperature) * maps + temperature * self.smooth_noise(maps.shape, generator, maps.device)
         log_maps = (self.log_beta.exp() * maps).flatten(2).log_softmax(-1)    # (B, N, h·w), per-step density
-        p = log_maps.exp()
+        p = log_maps.exp() if sharpness == 1 else (sharpness * log_maps).softmax(-1)
         gx = (torch.arange(w, device=p.device, dtype=p.dtype) + 0.5) / w
         gy = (torch.arange(h, device=p.device, dtype=p.dtype) + 0.5) / h
         grid = torch.stack([gx.repeat(h), gy.repeat_interleave(w)], dim=-1)   # (h·w, 2) pixel centres, (x, y)
@@ -126,10 +128,11 @@ class SPGEnScanpathModel:
     """A loaded SPGEn as a scanpath model: `sample(image, temperature, seed)` → (n, 3) x, y (pixels), duration_ms."""
     needs_gaze = False
 
-    def __init__(self, network: SPGEn, notice: str = "", default_temperature: float = 0.2):
+    def __init__(self, network: SPGEn, notice: str = "", default_temperature: float = 0.2, sharpness: float = 1.0):
         self.network = network.float().eval()
         self.notice = notice
         self.default_temperature = default_temperature
+        self.sharpness = sharpness
 
     @torch.inference_mode()
     def sample_batch(self, image: np.ndarray, count: int, temperature: float | None = None,
@@ -143,7 +146,8 @@ class SPGEnScanpathModel:
         maps, y = self.network.latent_maps(x)
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
         generator = torch.Generator().manual_seed(seed)                    # same seed → same scanpaths
-        out = self.network.read(maps.expand(count, -1, -1, -1), y.expand(count, -1, -1, -1), t, generator)
+        out = self.network.read(maps.expand(count, -1, -1, -1), y.expand(count, -1, -1, -1), t, generator,
+                                self.sharpness)
         paths = []
         for k in range(count):
             n = int(n_fixations) if n_fixations else max(1, int((out["exist"][k] > 0.5).sum()))
@@ -166,8 +170,9 @@ def load_spgen(weights: str | None = None) -> SPGEnScanpathModel:
     from models.hub import resolve_weights
     folder, notice = resolve_weights("spgen", weights)
     sampling = Path(folder) / "sampling.json"
-    temperature = json.loads(sampling.read_text())["temperature"] if sampling.is_file() else 0.2
-    return SPGEnScanpathModel(SPGEn.from_pretrained(str(folder), strict=True), notice, temperature)
+    settings = json.loads(sampling.read_text()) if sampling.is_file() else {}
+    return SPGEnScanpathModel(SPGEn.from_pretrained(str(folder), strict=True), notice,
+                              settings.get("temperature", 0.2), settings.get("sharpness", 1.0))
 
 
 def _register() -> None:

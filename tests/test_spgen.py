@@ -110,3 +110,17 @@ def test_training_steps_lower_the_loss(tiny_dataset):
         first = float(loss.detach()) if first is None else first
     assert float(loss.detach()) < 0.8 * first
     assert all(not p.requires_grad for p in frozen_parameters(net))
+
+
+def test_sharper_read_out_moves_towards_the_mode(net):
+    # Two peaks, the left one stronger: the plain soft-argmax lies between them, a sharper read-out near the left.
+    maps = torch.full((1, 5, 16, 24), 0.0)
+    maps[0, :, 8, 4], maps[0, :, 8, 20] = 2.0, 1.8
+    y = torch.zeros(1, net.config.decoder_channels // 2, 16, 24)
+    with torch.no_grad():
+        net.log_beta.fill_(np.log(4.0))
+        plain = net.read(maps, y)["xy"][0, 0, 0].item()
+        sharp = net.read(maps, y, sharpness=10.0)["xy"][0, 0, 0].item()
+        same = net.read(maps, y, sharpness=10.0)["log_maps"]
+    assert abs(sharp - 4.5 / 24) < abs(plain - 4.5 / 24) and sharp < 0.3
+    assert torch.allclose(same, net.read(maps, y)["log_maps"])             # the distributions are unchanged

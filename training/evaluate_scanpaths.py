@@ -25,11 +25,16 @@ HUMAN = "human"
 
 
 def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5, limit: int | None = None,
-                       temperature: float | None = None, seed: int = 0, progress: bool = True) -> dict:
+                       temperature: float | None = None, seed: int = 0, progress: bool = True,
+                       sharpness: float | None = None) -> dict:
     if model_name != HUMAN and model_entry(model_name).task != "scanpath":
         raise ValueError(f"'{model_name}' is not a scanpath model; scanpath models: use models.list_models('scanpath')")
     ds = load_dataset(data, split)
     model = None if model_name == HUMAN else create_model(model_name)
+    if sharpness is not None:
+        if not hasattr(model, "sharpness"):
+            raise ValueError(f"'{model_name}' has no read-out sharpness setting")
+        model.sharpness = float(sharpness)
     images = ds.images[:limit] if limit else ds.images
     rows = []
     for k, image in enumerate(tqdm(images, desc=f"{model_name} on {ds.name}/{split}", disable=not progress)):
@@ -48,6 +53,7 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
     used = temperature if temperature is not None else getattr(model, "default_temperature", 1.0)
     return {"model": model_name, "dataset": ds.name, "split": split, "n_images": len(images),
             "samples": 0 if model is None else samples, "temperature": None if model is None else used,
+            "sharpness": getattr(model, "sharpness", None),
             # the saliency model a sampling baseline draws from (it follows the registry default)
             "saliency_model": DEFAULT["saliency"] if hasattr(model, "saliency_model") else None,
             "metrics": metrics}

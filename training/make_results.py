@@ -92,11 +92,12 @@ def temperature_tables(results_dir: Path) -> list[str]:
                   "`python -m training.scanpath_temperature`. Diversity = 1 − the mean SequenceScore between the "
                   "samples of one image (for `human`: between subjects). The temperature with the best "
                   f"{r['select_by']} on this split: {r['best_temperature']:g}.", "",
-                  "| T | SequenceScore ↑ | MM shape (vector) ↑ | MM direction ↑ | MM position ↑ | MM duration ↑ | "
-                  "diversity |", "|---|---|---|---|---|---|---|"]
+                  "| T | sharpness | SequenceScore ↑ | MM shape (vector) ↑ | MM direction ↑ | MM position ↑ | "
+                  "MM duration ↑ | diversity |", "|---|---|---|---|---|---|---|---|"]
         for row in r["rows"] + [{"temperature": "human", **r["human"]}]:
             t = row["temperature"] if isinstance(row["temperature"], str) else f"{row['temperature']:g}"
-            lines.append(f"| {t} | " + " | ".join(f"{row[k]:.3f}" for k in ("sequence_score", "mm_vector",
+            k = f"{row['sharpness']:g}" if row.get("sharpness") is not None else "–"
+            lines.append(f"| {t} | {k} | " + " | ".join(f"{row[k]:.3f}" for k in ("sequence_score", "mm_vector",
                          "mm_direction", "mm_position", "mm_duration", "diversity")) + " |")
         lines.append("")
     return lines

@@ -63,6 +63,18 @@ DESCRIPTIONS = {
         "360° viewing."),
 }
 PANORAMA_MODELS = {"atsal"}
+SCANPATH_MODELS = {"spgen"}
+DESCRIPTIONS["spgen"] = (
+    "SPGEn scanpath generator (after the SPGEn description in docs/seed-models.md §2, with its released code's "
+    "mistakes fixed): the trunk is EffSal (EfficientNet-Lite0 + trainable Gaussian priors + FPN decoder) "
+    "initialised from the bundled `effsal-lite0`; a head predicts one latent map per fixation step (12 steps); "
+    "each map is standardised, mixed with smooth Gaussian noise as (1 − T)·h + T·ε at temperature T, and read by a "
+    "soft-argmax returning (x/W, y/H); a gate gives P(step t exists) as a cumulative product (the number of "
+    "fixations is the count above ½) and a duration head gives log-milliseconds from the features under each "
+    "fixation. Code: `models/spgen.py`; training and loss: `training/train_spgen.py`.")
+SCANPATH_COLUMNS = [("sequence_score", "SequenceScore ↑"), ("mm_vector", "MM shape ↑"), ("mm_direction", "MM direction ↑"),
+                    ("mm_length", "MM length ↑"), ("mm_position", "MM position ↑"), ("mm_duration", "MM duration ↑"),
+                    ("sed", "SED ↓"), ("dtw", "DTW ↓"), ("diversity", "diversity")]
 
 
 def fmt(value: float) -> str:
@@ -127,7 +139,88 @@ def fusion_lines(model: str, folder: Path) -> list[str]:
             f"{product['cc']:.3f} / {product['nss']:.2f} for ATSal's plain product (γ = 1)."]
 
 
+def write_scanpath_card(model: str, run: Path) -> Path:
+    """Model card of a scanpath model from its run folder and results/scanpaths + results/temperature."""
+    folder = WEIGHTS / model
+    config = json.loads((run / "config.json").read_text())
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    commands = [c for c in (run / "commands.txt").read_text().splitlines() if c.strip()]
+    best = min(log, key=lambda r: r["val_loss"])
+    facts = weight_facts(folder)
+    sampling = json.loads((folder / "sampling.json").read_text()) if (folder / "sampling.json").is_file() else None
+    table = ["| data (test split) | model | " + " | ".join(label for _, label in SCANPATH_COLUMNS) + " |",
+             "|---|---|" + "---|" * len(SCANPATH_COLUMNS)]
+    for data in DATASETS:
+        for name in (model, "saliency-sampler", "human"):
+            path = RESULTS.parent / "scanpaths" / f"{data}-test-{name}.json"
+            if not path.is_file():
+                if name == model:
+                    raise SystemExit(f"missing {path}: run `bash training/evaluate_all.sh` first")
+                continue
+            r = json.loads(path.read_text())
+            label = f"**{name}**" if name == model else name + (" (ceiling)" if name == "human" else "")
+            temp = f", T = {r['temperature']:g}" if r.get("temperature") is not None else ""
+            table.append(f"| {data} ({r['n_images']} images{temp}) | {label} | "
+                         + " | ".join(fmt(r["metrics"][k]) if k in r["metrics"] else "–" for k, _ in SCANPATH_COLUMNS) + " |")
+    data_names = config["data"].split(",")
+    sizes = {n: {sp: len(load_dataset(n, sp).images) for sp in ("train", "val")} for n in data_names}
+    lines = [
+        "---", "license: apache-2.0", "library_name: visual-attention-studio",
+        "tags: [scanpath, visual-attention, eye-tracking, pytorch_model_hub_mixin]", "datasets: [OSIE, MIT1003]", "---",
+        f"# {model}", "", DESCRIPTIONS[model], "", "## Use", "", "```python",
+        "from models import create_model",
+        f'model = create_model("{model}")          # bundled weights; weights="hub:REPO@REV" for the Hub',
+        "paths = model.sample_batch(image, 5, temperature=0.2, seed=0)   # 5 × (n, 3): x, y (pixels), duration_ms",
+        "```", "", "## How these weights were made", "",
+        "- Commands, in order: " + "; then ".join(f"`{c}`" for c in commands) + " (`--export` wrote the "
+        "best-validation checkpoint as fp16 safetensors).",
+        "- Data: " + "; ".join(f"{n}: {v['train']} train images (fit), {v['val']} val images (early stopping)"
+                               for n, v in sizes.items()) + ". Every subject's recorded scanpath (order, position, "
+        "duration) of each image; test splits never used for training or selection.",
+        f"- Seed {config['seed']}, batch {config['batch_size']}, AdamW (heads lr {config['lr']}, trunk lr "
+        f"{config['trunk_lr']}), warm-up then cosine decay, early stopping with patience {config['patience']}. The "
+        "encoder's stem and stride-4/8 stages are frozen. Training temperature drawn uniformly in "
+        f"[0, {config['max_train_T']}] per batch. Loss: per-step NLL of every subject's fixation + "
+        f"{config['w_xy']}·L1 to the closest subject's scanpath + {config['w_duration']}·L1 on log duration + "
+        f"{config['w_length']}·BCE of the length gate (see `training/train_spgen.py`).",
+        f"- Ran {len(log)} epochs in {sum(r['seconds'] for r in log) / 60:.0f} min on the CPU "
+        f"({config['threads'] or 'default'} threads). Best validation loss at epoch {best['epoch']}: "
+        + ", ".join(f"{k[4:]} {v:.3f}" for k, v in best.items() if k.startswith("val_")) + ".",
+    ]
+    if sampling:
+        lines.append(f"- Default temperature T = {sampling['temperature']:g}, chosen on the val split by "
+                     f"`{sampling['chosen_by']}` (best SequenceScore); stored in `sampling.json`.")
+    lines += ["", "## Test-split metrics", "",
+              "From `python -m training.evaluate_scanpaths --model NAME --data DATA --split test --samples 3` (run by "
+              "`bash training/evaluate_all.sh`): each sampled scanpath scored against every subject's scanpath; "
+              "`human` = each subject against the others; diversity = 1 − mean SequenceScore between samples (between "
+              "subjects for `human`).", "", *table, "", "## Files", "",
+              f"- `model.safetensors`: {facts['params'] / 1e6:.2f} M parameters, {', '.join(facts['dtypes'])}, "
+              f"{facts['bytes'] / 2**20:.1f} MiB, sha256 `{facts['sha256']}`.",
+              "- `config.json`: the architecture arguments for `from_pretrained`; `sampling.json`: the default "
+              "temperature.", "", "## Limitations", "",
+              "Learned from free viewing of natural photographs (OSIE, MIT1003); scanpaths on paintings are a "
+              "transfer from photographs (domain adaptation to paintings is not in these weights). At most 12 "
+              "fixations are generated. The steps are predicted in parallel, so a sampled fixation does not see "
+              "where the previous sampled one landed.", ""]
+    card = folder / "README.md"
+    card.write_text("\n".join(lines))
+    _update_manifest(model, facts, commands[0])
+    return card
+
+
+def _update_manifest(model: str, facts: dict, command: str) -> None:
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
+    entry = manifest.get(model, {})
+    entry.update({"sha256": facts["sha256"], "bytes": facts["bytes"], "command": command})
+    entry.setdefault("hub_repo", None)
+    manifest[model] = entry
+    MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
 def write_card(model: str, run: Path) -> Path:
+    if model in SCANPATH_MODELS:
+        return write_scanpath_card(model, run)
     folder = WEIGHTS / model
     config, log = training_summary(run)
     history = run / "commands.txt"
@@ -220,12 +313,7 @@ def write_card(model: str, run: Path) -> Path:
     ]
     card = folder / "README.md"
     card.write_text("\n".join(lines))
-    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
-    entry = manifest.get(model, {})
-    entry.update({"sha256": facts["sha256"], "bytes": facts["bytes"], "command": config["command"]})
-    entry.setdefault("hub_repo", None)
-    manifest[model] = entry
-    MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _update_manifest(model, facts, config["command"])
     return card
 
 

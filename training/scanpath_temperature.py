@@ -4,7 +4,7 @@
     python -m training.scanpath_temperature --model spgen --data osie --split val --write   # store the best T
 
 For each T of `--temperatures`, `training.evaluate_scanpaths` draws `--samples` scanpaths per image and scores
-them; "diversity" is 1 − the mean SequenceScore between the samples of an image, next to the same quantity
+them (with `--sharpness`, for each read-out sharpness too); "diversity" is 1 − the mean SequenceScore between the samples of an image, next to the same quantity
 between human subjects (the `human` row). Select T on the val split only: `--write` stores the T with the best
 SequenceScore in the model's weights folder (sampling.json), which `create_model` then uses by default.
 """
@@ -23,20 +23,25 @@ SELECT_BY = "sequence_score"
 
 
 def sweep(model: str, data: str, split: str, temperatures=TEMPERATURES, samples: int = 5, limit: int | None = None,
-          seed: int = 0, progress: bool = True) -> dict:
-    rows = [evaluate_scanpaths(model, data, split, samples, limit, t, seed, progress) for t in temperatures]
+          seed: int = 0, progress: bool = True, sharpness=(None,)) -> dict:
+    rows = [evaluate_scanpaths(model, data, split, samples, limit, t, seed, progress, sharpness=k)
+            for k in sharpness for t in temperatures]
     human = evaluate_scanpaths("human", data, split, limit=limit, progress=progress)
     best = max(rows, key=lambda r: r["metrics"][SELECT_BY])
     return {"task": "scanpath-temperature", "model": model, "dataset": rows[0]["dataset"], "split": split,
             "n_images": rows[0]["n_images"], "samples_per_image": samples, "seed": seed,
-            "rows": [{"temperature": r["temperature"], **r["metrics"]} for r in rows],
-            "human": human["metrics"], "select_by": SELECT_BY, "best_temperature": best["temperature"]}
+            "rows": [{"temperature": r["temperature"], "sharpness": r["sharpness"], **r["metrics"]} for r in rows],
+            "human": human["metrics"], "select_by": SELECT_BY, "best_temperature": best["temperature"],
+            "best_sharpness": best["sharpness"]}
 
 
-def write_temperature(model: str, temperature: float, source: str) -> Path:
+def write_temperature(model: str, temperature: float, source: str, sharpness: float | None = None) -> Path:
     from models.baselines import ASSETS
     path = ASSETS / model / "sampling.json"
-    path.write_text(json.dumps({"temperature": temperature, "chosen_by": source}, indent=2) + "\n")
+    settings = {"temperature": temperature, "chosen_by": source}
+    if sharpness is not None:
+        settings["sharpness"] = sharpness
+    path.write_text(json.dumps(settings, indent=2) + "\n")
     return path
 
 
@@ -46,6 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default="osie")
     parser.add_argument("--split", default="val", choices=["val", "test"])
     parser.add_argument("--temperatures", default=",".join(map(str, TEMPERATURES)))
+    parser.add_argument("--sharpness", default="", help="comma-separated read-out sharpness values (SPGEn)")
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
@@ -57,10 +63,13 @@ def main(argv=None) -> int:
         if args.write and args.split != "val":
             raise ValueError("--write chooses the temperature: only on the val split")
         temps = [float(t) for t in args.temperatures.split(",")]
-        result = sweep(args.model, args.data, args.split, temps, args.samples, args.limit or None, args.seed)
+        sharp = [float(k) for k in args.sharpness.split(",") if k] or [None]
+        result = sweep(args.model, args.data, args.split, temps, args.samples, args.limit or None, args.seed,
+                       sharpness=sharp)
         if args.write:
             command = "python -m training.scanpath_temperature " + " ".join(argv or sys.argv[1:])
-            result["written_to"] = str(write_temperature(args.model, result["best_temperature"], command))
+            result["written_to"] = str(write_temperature(args.model, result["best_temperature"], command,
+                                                         result["best_sharpness"]))
         return result
     return run_and_report(compute, args.out)
 
