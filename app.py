@@ -16,6 +16,7 @@ from training import evaluate_maps
 
 VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
 CSS = "#pano-streams .thumbnail-item { aspect-ratio: 2 / 1; }"      # equirectangular thumbnails
+MAX_UPLOAD = "200mb"
 METRIC_LABELS = {"auc_judd": "AUC-Judd ↑", "auc_borji": "AUC-Borji ↑", "sauc": "sAUC ↑", "nss": "NSS ↑",
                  "cc": "CC ↑", "kld": "KLD ↓", "sim": "SIM ↑", "ig": "IG ↑", "auc_weighted": "AUC (GT-weighted) ↑"}
 
@@ -266,5 +267,7 @@ def build_demo() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    build_demo().queue().launch(server_name=os.environ.get("HOST", "127.0.0.1"),
-                                server_port=int(os.environ.get("PORT", "7860")), css=CSS)
+    # A small CPU Space: two requests run at once, others wait in the queue; uploads over 200 MB are refused.
+    build_demo().queue(default_concurrency_limit=2, max_size=64).launch(
+        server_name=os.environ.get("HOST", "127.0.0.1"), server_port=int(os.environ.get("PORT", "7860")), css=CSS,
+        max_file_size=MAX_UPLOAD)

@@ -93,15 +93,17 @@ class EffSal(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stu
         log_density = logits - torch.logsumexp(logits, dim=1, keepdim=True)
         return log_density.view(b, *y.shape[-2:])                          # (B, h4, w4)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The decoder's last feature map (B, d/2, H/4, W/4), before the saliency head (SPGEn reads it)."""
+    def features(self, x: torch.Tensor, with_deepest: bool = False):
+        """The decoder's last feature map (B, d/2, H/4, W/4), before the saliency head (SPGEn reads it); with
+        `with_deepest`, also the encoder's stride-32 map (for a domain classifier)."""
         f4, f8, f16, f32 = self.encoder.forward_features(x)              # strides 4, 8, 16, 32
         b = f32.shape[0]
         priors = self.priors(*f32.shape[-2:]).unsqueeze(0).expand(b, -1, -1, -1)   # (B, K, h32, w32)
         y = self.bottleneck(torch.cat([f32, priors], dim=1))               # (B, 2d, h32, w32)
         y = self.fuse16(self.lateral16(f16) + _up(y, f16))                # (B, d, h16, w16)
         y = self.fuse8(self.lateral8(f8) + _up(y, f8))                    # (B, d, h8, w8)
-        return self.fuse4(self.lateral4(f4) + _up(y, f4))                 # (B, d/2, h4, w4)
+        y = self.fuse4(self.lateral4(f4) + _up(y, f4))                    # (B, d/2, h4, w4)
+        return (y, f32) if with_deepest else y
 
     output_stride = 4
 

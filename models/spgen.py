@@ -69,16 +69,17 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
     def input_size(self) -> tuple[int, int]:
         return (self.config.input_height, self.config.input_width)
 
-    def latent_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(standardised step maps (B, N, h, w), trunk features (B, f, h, w)), h, w = input / 4."""
-        y = self.trunk.features(x)
+    def latent_maps(self, x: torch.Tensor, with_deepest: bool = False):
+        """(standardised step maps (B, N, h, w), trunk features (B, f, h, w)), h, w = input / 4; with
+        `with_deepest`, also the encoder's stride-32 features (training: the domain classifier reads them)."""
+        y, deepest = self.trunk.features(x, with_deepest=True)
         b, _, h, w = y.shape
         ys = torch.linspace(-1, 1, h, device=y.device).view(1, 1, h, 1).expand(b, 1, h, w)
         xs = torch.linspace(-1, 1, w, device=y.device).view(1, 1, 1, w).expand(b, 1, h, w)
         maps = self.steps(torch.cat([y, xs, ys], dim=1))                     # coordinates help order steps
         maps = maps - maps.mean(dim=(2, 3), keepdim=True)
         maps = maps / maps.std(dim=(2, 3), keepdim=True).clamp_min(1e-4)    # each map: mean 0, std 1
-        return maps, y
+        return (maps, y, deepest) if with_deepest else (maps, y)
 
     def smooth_noise(self, shape, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         """Gaussian noise (B, N, h, w) correlated over ~`noise_cell` pixels, standardised per map."""

@@ -124,3 +124,36 @@ def test_sharper_read_out_moves_towards_the_mode(net):
         same = net.read(maps, y, sharpness=10.0)["log_maps"]
     assert abs(sharp - 4.5 / 24) < abs(plain - 4.5 / 24) and sharp < 0.3
     assert torch.allclose(same, net.read(maps, y)["log_maps"])             # the distributions are unchanged
+
+
+# ------------------------------------------------------------------------------------ domain adaptation (GRL)
+
+def test_gradient_reversal_flips_and_scales_the_gradient():
+    from training.domain_adaptation import GradientReversal, grl_lambda
+    x = torch.ones(3, requires_grad=True)
+    (GradientReversal.apply(x, 0.5) * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert torch.allclose(x.grad, torch.tensor([-0.5, -1.0, -1.5]))
+    assert grl_lambda(0.0) == 0.0 and 0.99 < grl_lambda(1.0) < 1.0 and grl_lambda(0.3) < grl_lambda(0.6)
+
+
+def test_domain_term_reaches_the_classifier_and_the_encoder_top(tmp_path, tiny_dataset):
+    from PIL import Image
+
+    from training.domain_adaptation import DomainClassifier, PaintingImages
+    for i in range(12):
+        Image.fromarray(np.full((40, 60, 3), 20 * i, np.uint8)).save(tmp_path / f"p{i:02d}.png")
+    assert len(PaintingImages(tmp_path, (64, 96), "train")) == 10 and len(PaintingImages(tmp_path, (64, 96), "val")) == 2
+    torch.manual_seed(0)
+    net = SPGEn(ARCH)
+    clf = DomainClassifier(net.trunk.encoder.feature_channels[-1])
+    ds = ScanpathTrainingSet([str(tiny_dataset)], "train", net.input_size, max_fixations=5)
+    x, paths, mask = (torch.stack(t) for t in zip(*[ds[i] for i in range(len(ds))]))
+    paintings = torch.stack([PaintingImages(tmp_path, (64, 96))[i] for i in range(len(x))])
+    loss, parts = run_batch(net, x, paths, mask, _cfg(), 0.0, (clf, paintings, 1.0))
+    assert {"domain", "domain_acc"} <= set(parts)
+    net.zero_grad()
+    clf.zero_grad()
+    loss.backward()
+    head = clf.net[-1].weight.grad
+    top = [p.grad for p in net.trunk.encoder._blocks[-1].parameters() if p.grad is not None]
+    assert head is not None and head.abs().sum() > 0 and top and sum(g.abs().sum() for g in top) > 0

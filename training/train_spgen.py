@@ -42,7 +42,7 @@ from training.scanpath_data import ScanpathTrainingSet
 DEFAULTS = dict(data="osie,mit1003", init="assets/weights/effsal-lite0", out="runs/spgen", epochs=6, batch_size=8,
                 lr=1e-3, trunk_lr=1e-4, weight_decay=1e-4, warmup_steps=50, patience=2, seed=0, threads=0,
                 device="cpu", backend="", max_fixations=12, max_train_T=0.5, w_xy=5.0, w_duration=0.5,
-                w_length=1.0, limit=0, max_minutes=0.0, resume=False, export="")
+                w_length=1.0, limit=0, max_minutes=0.0, resume=False, export="", paintings="", w_domain=0.1)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -104,11 +104,43 @@ def frozen_parameters(model):
         yield from block.parameters()
 
 
-def run_batch(model, x, paths, mask, cfg, temperature: float):
-    maps, y = model.latent_maps(x)
+def run_batch(model, x, paths, mask, cfg, temperature: float, domain=None):
+    """The scanpath loss of one batch; with `domain` = (classifier, painting batch, λ), plus w_domain × the
+    domain classifier's BCE through the gradient-reversal layer (photos 0, paintings 1)."""
+    maps, y, deepest = model.latent_maps(x, with_deepest=True)
     clean = model.read(maps, y, 0.0)
     noisy = model.read(maps, y, temperature) if temperature > 0 else clean
-    return spgen_loss(clean, noisy, paths, mask, cfg)
+    total, parts = spgen_loss(clean, noisy, paths, mask, cfg)
+    if domain is not None:
+        classifier, paintings, lam = domain
+        painted = model.trunk.encoder.forward_features(paintings)[-1]
+        logits = classifier(torch.cat([deepest, painted]), lam)
+        labels = torch.cat([torch.zeros(len(deepest)), torch.ones(len(painted))])
+        bce = F.binary_cross_entropy_with_logits(logits, labels)
+        total = total + cfg.w_domain * bce
+        parts.update(domain=float(bce.detach()), domain_acc=float(((logits > 0).float() == labels).float().mean()))
+    return total, parts
+
+
+@torch.no_grad()
+def domain_accuracy(model, classifier, photo_loader, painting_loader, max_batches: int = 10) -> float:
+    """Balanced accuracy of the domain classifier on held-out photos (val split) and held-out paintings:
+    0.5 = the encoder's features no longer tell the domains apart."""
+    model.eval()
+    classifier.eval()
+    hits = []
+    for label, loader in ((0.0, photo_loader), (1.0, painting_loader)):
+        right, n = 0, 0
+        for i, batch in enumerate(loader):
+            if i >= max_batches:
+                break
+            x = batch[0] if isinstance(batch, (list, tuple)) else batch
+            logits = classifier(model.trunk.encoder.forward_features(x)[-1], 0.0)
+            right += int(((logits > 0).float() == label).sum())
+            n += len(x)
+        hits.append(right / max(n, 1))
+    classifier.train()
+    return float(np.mean(hits))
 
 
 @torch.no_grad()
@@ -139,6 +171,15 @@ def main(argv=None):
 
     trunk = [p for n, p in model.named_parameters() if n.startswith("trunk.") and p.requires_grad]
     heads = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
+    classifier, paintings, painting_val = None, None, None
+    if cfg.paintings:
+        from training.domain_adaptation import DomainClassifier, PaintingImages
+        classifier = DomainClassifier(model.trunk.encoder.feature_channels[-1])
+        heads += list(classifier.parameters())
+        painting_set = PaintingImages(cfg.paintings, model.input_size, "train")
+        paintings = _forever(DataLoader(painting_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+                                        generator=torch.Generator().manual_seed(cfg.seed + 1)))
+        painting_val = DataLoader(PaintingImages(cfg.paintings, model.input_size, "val"), batch_size=cfg.batch_size)
     optimizer = torch.optim.AdamW([{"params": heads, "lr": cfg.lr}, {"params": trunk, "lr": cfg.trunk_lr}],
                                   weight_decay=cfg.weight_decay)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
@@ -148,6 +189,8 @@ def main(argv=None):
     if cfg.resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         model.load_state_dict(ckpt["model"])
+        if classifier is not None:
+            classifier.load_state_dict(ckpt["classifier"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch, best_loss, bad_epochs, step = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["bad_epochs"], ckpt["step"]
         torch.set_rng_state(ckpt["torch_rng"])
@@ -164,7 +207,11 @@ def main(argv=None):
             scale = min(1.0, (step + 1) / cfg.warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
             for g, lr in zip(optimizer.param_groups, base_lrs):
                 g["lr"] = lr * scale
-            loss, parts = run_batch(model, x, paths, mask, cfg, rng.uniform(0.0, cfg.max_train_T))
+            domain = None
+            if classifier is not None:
+                from training.domain_adaptation import grl_lambda
+                domain = (classifier, next(paintings), grl_lambda(step / max(1, total_steps)))
+            loss, parts = run_batch(model, x, paths, mask, cfg, rng.uniform(0.0, cfg.max_train_T), domain)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -174,7 +221,9 @@ def main(argv=None):
                 running[k] = running.get(k, 0.0) + v
             bar.set_postfix({k: f"{v / (i + 1):.3f}" for k, v in running.items()})
         val = evaluate_val(model, val_loader, cfg)
-        improved = val["loss"] < best_loss
+        if classifier is not None:
+            val["domain_acc"] = domain_accuracy(model, classifier, val_loader, painting_val)
+        improved = val["loss"] < best_loss       # the scanpath loss only (domain accuracy is reported, not selected on)
         if improved:
             best_loss, bad_epochs = val["loss"], 0
             torch.save({"model": model.state_dict(), "epoch": epoch, "val": val}, out / "best.pt")
@@ -187,6 +236,7 @@ def main(argv=None):
             f.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                    **({"classifier": classifier.state_dict()} if classifier is not None else {}),
                     "best_loss": best_loss, "bad_epochs": bad_epochs, "step": step,
                     "torch_rng": torch.get_rng_state()}, ckpt_path)
         if bad_epochs >= cfg.patience:
@@ -197,6 +247,11 @@ def main(argv=None):
             break
     if cfg.export:
         export_best(out / "best.pt", Path(cfg.export))
+
+
+def _forever(loader):
+    while True:
+        yield from loader
 
 
 def export_best(best_path: Path, folder: Path) -> None:
