@@ -15,7 +15,7 @@ from models import baselines, equator_bias, scanpath_sampler  # noqa: E402,F401
 from models import atsal, spgen, trainable  # noqa: E402,F401  (register trained models whose weights are bundled)
 
 # Trained models become the defaults once their weights are bundled (they beat the baselines: docs/results.md).
-for _task, _best in (("saliency", "effsal-lite0"), ("panorama", "atsal")):
+for _task, _best in (("saliency", "effsal-lite0"), ("panorama", "atsal"), ("scanpath", "spgen")):
     if _best in list_models(_task):
         DEFAULT[_task] = _best
 
@@ -66,11 +66,12 @@ def predict_saliency(model_or_name, image) -> np.ndarray:
     return density / density.sum()
 
 
-def predict_scanpath(model_or_name, image, n_fixations: int | None = None, temperature: float = 1.0,
+def predict_scanpath(model_or_name, image, n_fixations: int | None = None, temperature: float | None = None,
                      seed: int | None = None) -> list[tuple[float, float, float]]:
-    """One sampled scanpath: a list of (x, y, duration_ms) in image pixels, in temporal order."""
-    path = _model(model_or_name, "scanpath").sample(as_rgb(image), n_fixations=n_fixations,
-                                                     temperature=temperature, seed=seed)
+    """One sampled scanpath: a list of (x, y, duration_ms) in image pixels, in temporal order.
+    temperature None = the model's own default (SPGEn: chosen on val; the saliency sampler: 1)."""
+    kwargs = {} if temperature is None else {"temperature": temperature}
+    path = _model(model_or_name, "scanpath").sample(as_rgb(image), n_fixations=n_fixations, seed=seed, **kwargs)
     return [tuple(map(float, row)) for row in path]
 
 

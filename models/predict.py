@@ -1,7 +1,7 @@
 """Batch prediction over a folder of images, with progress and a summary CSV.
 
     python -m models.predict INPUT_DIR --task saliency --out DIR [--model NAME] [--overlay]
-    python -m models.predict INPUT_DIR --task scanpath --out DIR [--model NAME] [--samples 3 --temperature 0.5 --seed 0]
+    python -m models.predict INPUT_DIR --task scanpath --out DIR [--model NAME] [--samples 3 --temperature T --seed 0]
 
 saliency: DIR/<stem>.npy (float32 density, sums to 1), DIR/<stem>.png (16-bit map), optional
 DIR/<stem>_overlay.jpg; scanpath: DIR/<stem>.csv (sample, order, x, y, duration_ms in image pixels).
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="", help="registry name (default: the task's default model)")
     parser.add_argument("--overlay", action="store_true", help="also write the map blended over the image")
     parser.add_argument("--samples", type=int, default=3)
-    parser.add_argument("--temperature", type=float, default=0.5)
+    parser.add_argument("--temperature", type=float, default=None, help="default: the model's own")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 

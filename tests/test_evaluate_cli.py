@@ -109,3 +109,15 @@ def test_shared_data_gold_beats_centre_bias_on_mit1003():
     gold = evaluate.evaluate("gold", "mit1003", "val", "mit", limit=3, progress=False)["metrics"]
     center = evaluate.evaluate("centerbias", "mit1003", "val", "mit", limit=3, progress=False)["metrics"]
     assert gold["nss"] > center["nss"] and gold["auc_judd"] > center["auc_judd"]
+
+
+def test_scanpath_checks_compare_with_human_and_baseline():
+    def r(model, seq, vec, dirn, t=0.3):
+        return {"model": model, "temperature": t, "metrics": {"sequence_score": seq, "mm_vector": vec, "mm_direction": dirn}}
+    rows = {("osie", "test"): {"spgen": r("spgen", 0.55, 0.95, 0.70), "human": r("human", 0.60, 0.94, 0.70, None),
+                                 "saliency-sampler": r("saliency-sampler", 0.52, 0.91, 0.66, 1.0)}}
+    lines = "\n".join(make_results.scanpath_checks(rows))
+    assert "0.92 (meets ≥ 0.9)" in lines and "| yes |" in lines
+    rows[("osie", "test")]["spgen"] = r("spgen", 0.50, 0.95, 0.60)
+    lines = "\n".join(make_results.scanpath_checks(rows))
+    assert "misses" in lines and "| no |" in lines

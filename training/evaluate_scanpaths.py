@@ -26,11 +26,15 @@ HUMAN = "human"
 
 def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5, limit: int | None = None,
                        temperature: float | None = None, seed: int = 0, progress: bool = True,
-                       sharpness: float | None = None) -> dict:
+                       sharpness: float | None = None, weights: str | None = None, label: str | None = None) -> dict:
+    """`weights`: another weights folder for a trained model (e.g. an ablation); `label`: the name written
+    into the result (so make_results keeps it apart from the bundled model)."""
     if model_name != HUMAN and model_entry(model_name).task != "scanpath":
         raise ValueError(f"'{model_name}' is not a scanpath model; scanpath models: use models.list_models('scanpath')")
     ds = load_dataset(data, split)
-    model = None if model_name == HUMAN else create_model(model_name)
+    if weights and model_name == HUMAN:
+        raise ValueError("--weights is for a model, not for the human ceiling")
+    model = None if model_name == HUMAN else create_model(model_name, **({"weights": weights} if weights else {}))
     if sharpness is not None:
         if not hasattr(model, "sharpness"):
             raise ValueError(f"'{model_name}' has no read-out sharpness setting")
@@ -51,7 +55,7 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
         rows.append({**row, "diversity": diversity(paths, clusters)})
     metrics = {m: float(np.nanmean([r[m] for r in rows])) for m in rows[0]}
     used = temperature if temperature is not None else getattr(model, "default_temperature", 1.0)
-    return {"model": model_name, "dataset": ds.name, "split": split, "n_images": len(images),
+    return {"model": label or model_name, "weights": weights, "dataset": ds.name, "split": split, "n_images": len(images),
             "samples": 0 if model is None else samples, "temperature": None if model is None else used,
             "sharpness": getattr(model, "sharpness", None),
             # the saliency model a sampling baseline draws from (it follows the registry default)
@@ -90,10 +94,12 @@ def main(argv=None) -> int:
     parser.add_argument("--temperature", type=float, default=None, help="default: the model's own")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights", help="weights folder for a trained model (default: the bundled ones)")
+    parser.add_argument("--label", help="model name to write into the result (default --model)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     return run_and_report(lambda: evaluate_scanpaths(args.model, args.data, args.split, args.samples, args.limit or None,
-                                  args.temperature, args.seed), args.out)
+                                  args.temperature, args.seed, weights=args.weights, label=args.label), args.out)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,37 @@ def table(rows: dict, columns) -> list[str]:
     return lines
 
 
+SCANPATH_TARGET_RATIO = 0.9        # issue 4: SequenceScore ≥ 0.9 × the human inter-observer score (osie-test)
+SCANPATH_BASELINE = "saliency-sampler"
+SCANPATH_VS_BASELINE = ("sequence_score", "mm_vector", "mm_direction")
+
+
+def scanpath_checks(scanpath: dict) -> list[str]:
+    """Learned scanpath models against the human ceiling and the saliency+IOR baseline, from the result files."""
+    learned = sorted({m for rows in scanpath.values() for m in rows} - {"human", SCANPATH_BASELINE})
+    lines = []
+    for model in learned:
+        for (dataset, split), rows in sorted(scanpath.items()):
+            if model not in rows or "human" not in rows or SCANPATH_BASELINE not in rows or split != "test":
+                continue
+            m, h, b = (rows[k]["metrics"] for k in (model, "human", SCANPATH_BASELINE))
+            ratio = m["sequence_score"] / h["sequence_score"]
+            better = [k for k in SCANPATH_VS_BASELINE if m[k] > b[k]]
+            lines.append(f"| {model} (T = {rows[model]['temperature']:g}) | {dataset} {split} | {m['sequence_score']:.3f} "
+                         f"/ {h['sequence_score']:.3f} = {ratio:.2f} ({'meets' if ratio >= SCANPATH_TARGET_RATIO else 'misses'} "
+                         f"≥ {SCANPATH_TARGET_RATIO}) | "
+                         + ", ".join(f"{k} {m[k]:.3f} vs {b[k]:.3f}" for k in SCANPATH_VS_BASELINE)
+                         + f" | {'yes' if len(better) == len(SCANPATH_VS_BASELINE) else 'no'} |")
+    if not lines:
+        return []
+    return ["## Learned scanpath models against the targets", "",
+            f"Computed from the scanpath tables below: SequenceScore as a share of the human inter-observer score, "
+            f"and the learned model against `{SCANPATH_BASELINE}` (saliency + inhibition of return) on SequenceScore "
+            "and MultiMatch shape (vector) and direction.", "",
+            "| model | data | SequenceScore / human | vs baseline | better on all three |", "|---|---|---|---|---|",
+            *lines, ""]
+
+
 def temperature_tables(results_dir: Path) -> list[str]:
     """Markdown: for each `training.scanpath_temperature` file, quality and sample diversity per temperature."""
     lines = []
@@ -114,6 +145,7 @@ def render(saliency: dict, scanpath: dict, panorama: list[str] | None = None,
            "pysaliency / MIT-Tübingen benchmark conventions). IG is relative to the `centerbias` model. "
            "`gold` is each subject predicted from the other subjects (leave one out).", ""]
     out += target_checks(saliency)
+    out += scanpath_checks(scanpath)
     for (dataset, split, protocol), rows in sorted(saliency.items()):
         missing = [m for m in REQUIRED_SALIENCY_ROWS if m not in rows]
         if missing:

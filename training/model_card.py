@@ -170,7 +170,7 @@ def write_scanpath_card(model: str, run: Path) -> Path:
         f"# {model}", "", DESCRIPTIONS[model], "", "## Use", "", "```python",
         "from models import create_model",
         f'model = create_model("{model}")          # bundled weights; weights="hub:REPO@REV" for the Hub',
-        "paths = model.sample_batch(image, 5, temperature=0.2, seed=0)   # 5 × (n, 3): x, y (pixels), duration_ms",
+        "paths = model.sample_batch(image, 5, seed=0)    # 5 × (n, 3): x, y (pixels), duration_ms; default T",
         "```", "", "## How these weights were made", "",
         "- Commands, in order: " + "; then ".join(f"`{c}`" for c in commands) + " (`--export` wrote the "
         "best-validation checkpoint as fp16 safetensors).",
@@ -178,7 +178,8 @@ def write_scanpath_card(model: str, run: Path) -> Path:
                                for n, v in sizes.items()) + ". Every subject's recorded scanpath (order, position, "
         "duration) of each image; test splits never used for training or selection.",
         f"- Seed {config['seed']}, batch {config['batch_size']}, AdamW (heads lr {config['lr']}, trunk lr "
-        f"{config['trunk_lr']}), warm-up then cosine decay, early stopping with patience {config['patience']}. The "
+        f"{config['trunk_lr']}), warm-up then cosine decay; the best-validation epoch is exported (a run cut short is "
+        "exported by `--resume --epochs N`, as the commands show). The "
         "encoder's stem and stride-4/8 stages are frozen. Training temperature drawn uniformly in "
         f"[0, {config['max_train_T']}] per batch. Loss: per-step NLL of every subject's fixation + "
         f"{config['w_xy']}·L1 to the closest subject's scanpath + {config['w_duration']}·L1 on log duration + "
@@ -188,8 +189,10 @@ def write_scanpath_card(model: str, run: Path) -> Path:
         + ", ".join(f"{k[4:]} {v:.3f}" for k, v in best.items() if k.startswith("val_")) + ".",
     ]
     if sampling:
-        lines.append(f"- Default temperature T = {sampling['temperature']:g}, chosen on the val split by "
-                     f"`{sampling['chosen_by']}` (best SequenceScore); stored in `sampling.json`.")
+        lines.append(f"- Default temperature T = {sampling['temperature']:g} and read-out sharpness "
+                     f"{sampling.get('sharpness', 1.0):g} (each fixation read from its step map raised to that power, "
+                     f"towards the map's mode), chosen on the val split by `{sampling['chosen_by']}` (best "
+                     "SequenceScore); stored in `sampling.json`.")
     lines += ["", "## Test-split metrics", "",
               "From `python -m training.evaluate_scanpaths --model NAME --data DATA --split test --samples 3` (run by "
               "`bash training/evaluate_all.sh`): each sampled scanpath scored against every subject's scanpath; "
