@@ -17,6 +17,7 @@ After docs/seed-models.md §2 (SPGEn), written from the description, with the re
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -85,8 +86,10 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         """Gaussian noise (B, N, h, w) correlated over ~`noise_cell` pixels, standardised per map."""
         b, n, h, w = shape
         cell = self.config.noise_cell
-        coarse = torch.randn(b, n, max(2, h // cell), max(2, w // cell), generator=generator, device=device)
-        eps = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False)
+        hc, wc = max(2, h // cell), max(2, w // cell)
+        coarse = torch.randn(b, n, hc, wc, generator=generator, device=device)
+        rows, cols = _bicubic_matrix(hc, h), _bicubic_matrix(wc, w)      # separable bicubic upsampling as two
+        eps = rows.to(coarse) @ coarse @ cols.to(coarse).T               # matmuls: = F.interpolate, ~10× faster
         eps = eps - eps.mean(dim=(2, 3), keepdim=True)
         return eps / eps.std(dim=(2, 3), keepdim=True).clamp_min(1e-4)
 
@@ -125,12 +128,21 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         return asdict(self.config)
 
 
+@functools.lru_cache(maxsize=16)
+def _bicubic_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in) matrix M with M @ v = 1-D bicubic upsampling of v as F.interpolate does it (align_corners
+    False, PyTorch's border handling): column k is the interpolation of the k-th unit vector."""
+    eye = torch.eye(n_in).view(n_in, 1, n_in, 1)
+    return F.interpolate(eye, size=(n_out, 1), mode="bicubic", align_corners=False).view(n_in, n_out).T.contiguous()
+
+
 class SPGEnScanpathModel:
     """A loaded SPGEn as a scanpath model: `sample(image, temperature, seed)` → (n, 3) x, y (pixels), duration_ms."""
     needs_gaze = False
 
     def __init__(self, network: SPGEn, notice: str = "", default_temperature: float = 0.2, sharpness: float = 1.0):
-        self.network = network.float().eval()
+        from models.fold_bn import fold_batchnorm
+        self.network = fold_batchnorm(network.float().eval())       # same outputs, fewer layers to run
         self.notice = notice
         self.default_temperature = default_temperature
         self.sharpness = sharpness

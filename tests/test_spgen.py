@@ -157,3 +157,28 @@ def test_domain_term_reaches_the_classifier_and_the_encoder_top(tmp_path, tiny_d
     head = clf.net[-1].weight.grad
     top = [p.grad for p in net.trunk.encoder._blocks[-1].parameters() if p.grad is not None]
     assert head is not None and head.abs().sum() > 0 and top and sum(g.abs().sum() for g in top) > 0
+
+
+def test_noise_upsampling_matrices_equal_bicubic_interpolation():
+    import torch.nn.functional as F
+
+    from models.spgen import _bicubic_matrix
+    coarse = torch.randn(3, 2, 12, 16)
+    fast = _bicubic_matrix(12, 72) @ coarse @ _bicubic_matrix(16, 96).T
+    slow = F.interpolate(coarse, size=(72, 96), mode="bicubic", align_corners=False)
+    assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_loaded_model_folds_batchnorm_without_changing_samples(net):
+    import copy
+    image = (np.random.default_rng(1).random((90, 120, 3)) * 255).astype(np.uint8)
+    plain = copy.deepcopy(net).eval()
+    ref = []
+    with torch.no_grad():                                             # unfolded reference, same read-out as the model
+        x = torch.from_numpy(__import__("cv2").resize(image, (96, 64), interpolation=3)).permute(2, 0, 1).float()[None] / 255
+        maps, y = plain.latent_maps(x)
+        ref = plain.read(maps.expand(2, -1, -1, -1), y.expand(2, -1, -1, -1), 0.3, torch.Generator().manual_seed(5))
+    model = SPGEnScanpathModel(copy.deepcopy(net))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.network.modules())
+    paths = model.sample_batch(image, 2, temperature=0.3, seed=5)
+    np.testing.assert_allclose(paths[0][:, 0] / 120, ref["xy"][0, :len(paths[0]), 0].numpy(), atol=1e-4)

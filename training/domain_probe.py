@@ -56,7 +56,10 @@ def balanced_accuracy(probe, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(np.mean([(pred[y == c] == c).float().mean() for c in (0.0, 1.0)]))
 
 
-def probe_domains(weights: str, data: str = "osie,mit1003", paintings: str | None = None, batch_size: int = 16) -> dict:
+def probe_domains(weights: str, data: str = "osie,mit1003", paintings: str | None = None, batch_size: int = 16,
+                  label: str | None = None, run: str | None = None) -> dict:
+    """`label`: the model's name in the scanpath results; `run`: its training folder, whose held-out accuracy of
+    the training-time domain classifier (val_domain_acc) at the exported (best-validation) epoch is copied in."""
     from models.spgen import SPGEn
     from training.config import gaze_data_root
     from training.domain_adaptation import PaintingImages
@@ -76,7 +79,13 @@ def probe_domains(weights: str, data: str = "osie,mit1003", paintings: str | Non
     x_val = torch.cat(feats["val"])
     y_val = torch.cat([torch.zeros(len(feats["val"][0])), torch.ones(len(feats["val"][1]))])
     probe = fit_probe(x_train, y_train)
-    return {"task": "domain-probe", "weights": weights, "photos": data, "paintings": paintings,
+    trained = None
+    if run:
+        import json
+        from pathlib import Path
+        log = [json.loads(line) for line in (Path(run) / "log.jsonl").read_text().splitlines() if line.strip()]
+        trained = next((r["val_domain_acc"] for r in reversed(log) if r.get("best") and "val_domain_acc" in r), None)
+    return {"task": "domain-probe", "label": label, "weights": weights, "training_classifier_accuracy": trained, "photos": data, "paintings": paintings,
             "n_train": [len(feats["train"][0]), len(feats["train"][1])],
             "n_val": [len(feats["val"][0]), len(feats["val"][1])],
             "train_balanced_accuracy": balanced_accuracy(probe, x_train, y_train),
@@ -88,9 +97,12 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", required=True, help="an SPGEn save_pretrained folder")
     parser.add_argument("--data", default="osie,mit1003")
     parser.add_argument("--paintings", help="default $GAZE_DATA/paintings")
+    parser.add_argument("--label", help="the model's name in the scanpath results (for docs/results.md)")
+    parser.add_argument("--run", help="its training run folder (reads the training-time classifier's accuracy)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    return run_and_report(lambda: probe_domains(args.weights, args.data, args.paintings), args.out)
+    return run_and_report(lambda: probe_domains(args.weights, args.data, args.paintings, label=args.label,
+                                                run=args.run), args.out)
 
 
 if __name__ == "__main__":

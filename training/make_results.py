@@ -111,6 +111,36 @@ def scanpath_checks(scanpath: dict) -> list[str]:
             *lines, ""]
 
 
+def domain_table(results_dir: Path, scanpath: dict) -> list[str]:
+    """Markdown: per `training.domain_probe` file, how separable photos and paintings are in that model's encoder
+    features, next to its scanpath scores on the natural test splits (by the file's "label")."""
+    rows = []
+    for path in sorted(results_dir.glob("**/*.json")):
+        r = json.loads(path.read_text())
+        if not isinstance(r, dict) or r.get("task") != "domain-probe":
+            continue
+        label = r.get("label") or path.stem
+        scores = []
+        for (dataset, split), models in sorted(scanpath.items()):
+            if split == "test" and label in models:
+                m = models[label]["metrics"]
+                scores.append(f"{dataset}: SequenceScore {m['sequence_score']:.3f}, MM shape {m['mm_vector']:.3f}, "
+                              f"MM direction {m['mm_direction']:.3f}")
+        trained = r.get("training_classifier_accuracy")
+        rows.append(f"| {label} | {r['heldout_balanced_accuracy']:.3f} | {r['train_balanced_accuracy']:.3f} | "
+                    f"{'–' if trained is None else format(trained, '.3f')} | {'; '.join(scores) or '–'} |")
+    if not rows:
+        return []
+    return ["## Domain adaptation photos → paintings", "",
+            "`python -m training.domain_probe`: a logistic-regression probe on each model's frozen encoder features "
+            "(stride 32, mean+max pooled) fitted to tell gaze-dataset photos (train splits) from paintings (train "
+            "files), scored as balanced accuracy on held-out photos (val) and held-out paintings (0.5 = no domain "
+            "information left). The training-time domain classifier's held-out accuracy (at the exported epoch, from the run "
+            "log) where there is one, and the scanpath scores on the natural test splits.", "",
+            "| model | probe, held-out | probe, train | training classifier, held-out | scanpath test scores |",
+            "|---|---|---|---|---|", *rows, ""]
+
+
 def temperature_tables(results_dir: Path) -> list[str]:
     """Markdown: for each `training.scanpath_temperature` file, quality and sample diversity per temperature."""
     lines = []
@@ -178,7 +208,8 @@ def main(argv=None) -> int:
         print(f"error: no result files under {args.results}", file=sys.stderr)
         return 2
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(render(saliency, scanpath, panorama, temperature_tables(Path(args.results))) + "\n")
+    extra = temperature_tables(Path(args.results)) + domain_table(Path(args.results), scanpath)
+    Path(args.out).write_text(render(saliency, scanpath, panorama, extra) + "\n")
     print(f"wrote {args.out}")
     return 0
 
