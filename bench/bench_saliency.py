@@ -50,12 +50,13 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
     import torch
     torch.set_num_threads(threads)
     from models import create_model, predict_panorama, predict_saliency
-    predict = predict_panorama if task == "panorama" else predict_saliency
     if task == "scanpath":
         from training.evaluate_scanpaths import draw_samples
 
         def predict(model, image):
             return draw_samples(model, image, SCANPATH_SAMPLES, None, 0)
+    else:
+        predict = predict_panorama if task == "panorama" else predict_saliency
     WIDTH, HEIGHT = INPUT_SIZE[task]
 
     rng = np.random.default_rng(0)
@@ -84,6 +85,21 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
         "rss_before_model_mib": rss_before, "peak_rss_mib": peak_rss_mib(),
         "model_peak_mib": peak_rss_mib() - rss_before,
     }
+
+
+def run_rounds(module: str, names: list[str], rounds: int, threads: int, worker_args: list[str]) -> dict[str, list[dict]]:
+    """{name: [worker result per round]}: each model in a fresh `python -m module --worker NAME` process per round.
+    Rounds interleave the models (A B C, A B C, ...) so slow drifts of a shared CPU hit every model alike."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1")
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            cmd = [sys.executable, "-m", module, "--worker", name, "--threads", str(threads), *worker_args]
+            done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{name}: benchmark failed\n{done.stderr[-2000:]}")
+            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return runs
 
 
 def cpu_name() -> str:
@@ -118,18 +134,8 @@ def main(argv=None) -> None:
         return
 
     names = [n for n in args.models.split(",") if n] or default_models(args.task)
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), HF_HUB_OFFLINE="1")
-    # Rounds interleave the models (A B C, A B C, ...) so slow drifts of a shared CPU hit every model alike;
-    # each model's latency is the median of its per-round medians.
-    runs: dict[str, list[dict]] = {name: [] for name in names}
-    for round_ in range(args.rounds):
-        for name in names:
-            cmd = [sys.executable, "-m", "bench.bench_saliency", "--worker", name, "--threads", str(args.threads),
-                   "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--task", args.task]
-            done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"{name}: benchmark failed\n{done.stderr[-2000:]}")
-            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = run_rounds("bench.bench_saliency", names, args.rounds, args.threads,
+                      ["--repeats", str(args.repeats), "--warmup", str(args.warmup), "--task", args.task])
     rows = []
     for name in names:
         per_round = runs[name]

@@ -15,13 +15,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_saliency import OUT, ROOT, cpu_name, peak_rss_mib
+from bench.bench_saliency import OUT, cpu_name, peak_rss_mib, run_rounds
 
 SIZE = (1024, 512)      # (width, height)
 
@@ -75,16 +74,8 @@ def main(argv=None) -> None:
         return
 
     names = [n for n in args.models.split(",") if n]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), HF_HUB_OFFLINE="1")
-    runs: dict[str, list[dict]] = {n: [] for n in names}
-    for _ in range(args.rounds):
-        for name in names:
-            cmd = [sys.executable, "-m", "bench.bench_video", "--worker", name, "--threads", str(args.threads),
-                   "--frames", str(args.frames), "--repeats", str(args.repeats)]
-            done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"{name}: benchmark failed\n{done.stderr[-2000:]}")
-            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = run_rounds("bench.bench_video", names, args.rounds, args.threads,
+                      ["--frames", str(args.frames), "--repeats", str(args.repeats)])
     rows = []
     for name in names:
         row = dict(runs[name][0])

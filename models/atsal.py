@@ -414,13 +414,9 @@ def load_atsal(weights: str | None = None) -> ATSalPanoramaModel:
 
 
 def _register() -> None:
-    from models.baselines import ASSETS
-    from models.registry import register_model
-    if (ASSETS / "atsal" / "model.safetensors").is_file():
-        def atsal(weights: str | None = None):
-            """ATSal: attention stream × poles/equator experts, trained on synthetic panoramas (see its model card)."""
-            return load_atsal(weights)
-        register_model("panorama")(atsal)
+    from models.registry import register_if_bundled
+    register_if_bundled("panorama", "atsal", load_atsal,
+                        "ATSal: attention stream × poles/equator experts, trained on synthetic panoramas (see its model card).")
 
 
 _register()

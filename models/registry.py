@@ -40,6 +40,18 @@ def register_model(task: str, description: str = "", needs_gaze: bool = False):
     return wrap
 
 
+def register_if_bundled(task: str, name: str, load: Callable, description: str) -> bool:
+    """Register `name` (built by `load(weights=None)`) only when assets/weights/<name>/model.safetensors exists:
+    trained models are offered once their weights ship with the app. Returns whether it was registered."""
+    from models.baselines import ASSETS
+    if not (ASSETS / name / "model.safetensors").is_file():
+        return False
+    if name in _REGISTRY:
+        warnings.warn(f"model '{name}' registered twice; the later one wins")
+    _REGISTRY[name] = ModelEntry(name, task, load, description, False)
+    return True
+
+
 def list_models(task: str | None = None, pattern: str = "*", include_gaze_models: bool = True) -> list[str]:
     """Sorted model names, optionally for one task, filtered by a wildcard pattern."""
     if task is not None and task not in TASKS:

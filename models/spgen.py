@@ -189,13 +189,9 @@ def load_spgen(weights: str | None = None) -> SPGEnScanpathModel:
 
 
 def _register() -> None:
-    from models.baselines import ASSETS
-    from models.registry import register_model
-    if (ASSETS / "spgen" / "model.safetensors").is_file():
-        def spgen(weights: str | None = None):
-            """SPGEn: per-step fixation maps, soft-argmax, a length gate and durations; temperature noise."""
-            return load_spgen(weights)
-        register_model("scanpath")(spgen)
+    from models.registry import register_if_bundled
+    register_if_bundled("scanpath", "spgen", load_spgen,
+                        "SPGEn: per-step fixation maps, soft-argmax, a length gate and durations; temperature noise.")
 
 
 _register()

@@ -3,6 +3,7 @@ and record the run's config and command in its folder (config.json, commands.txt
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sys
@@ -53,3 +54,44 @@ def start_run(cfg, argv, module: str) -> Run:
         with open(out / "commands.txt", "a") as f:           # every invocation, e.g. a run and its --resume
             f.write(command + "\n")
     return Run(rank, world, torch.device(cfg.device), out, distributed)
+
+
+def parse_defaults(defaults: dict, doc: str | None, argv=None):
+    """argparse from a {name: default} dict: `--name VALUE` typed like its default; booleans are flags."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for key, value in defaults.items():
+        if isinstance(value, bool):
+            parser.add_argument(f"--{key}", action="store_true", default=value)
+        else:
+            parser.add_argument(f"--{key}", type=type(value), default=value)
+    return parser.parse_args(argv)
+
+
+def lr_scale(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up, then cosine decay to 5 % of the base rate."""
+    return min(1.0, (step + 1) / warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max(1, total_steps))))
+
+
+def resume_checkpoint(path: Path, model, optimizer, extra: dict | None = None) -> tuple[int, float, int, int]:
+    """Load ckpt.pt (weights only) into `model`, `optimizer` and the `extra` {key: module} it holds; restore the
+    torch RNG. Returns (start_epoch, best_loss, bad_epochs, step)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(ckpt["model"])
+    for key, module in (extra or {}).items():
+        module.load_state_dict(ckpt[key])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    return ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["bad_epochs"], ckpt["step"]
+
+
+def end_epoch(out: Path, record: dict, model, optimizer, epoch: int, best_loss: float, bad_epochs: int, step: int,
+              extra: dict | None = None) -> None:
+    """Append `record` to log.jsonl (and print it), then write ckpt.pt for `resume_checkpoint`."""
+    with open(out / "log.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    print(json.dumps(record), flush=True)
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                **{key: module.state_dict() for key, module in (extra or {}).items()},
+                "best_loss": best_loss, "bad_epochs": bad_epochs, "step": step,
+                "torch_rng": torch.get_rng_state()}, out / "ckpt.pt")

@@ -12,7 +12,6 @@ Never trains or tunes on the test splits.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from training.run_setup import start_run
+from training.run_setup import end_epoch, lr_scale, parse_defaults, resume_checkpoint, start_run
 from training.losses import nll_bits, saliency_loss
 from training.saliency_data import SaliencyTrainingSet
 
@@ -52,13 +51,7 @@ DEFAULTS = dict(
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for key, value in DEFAULTS.items():
-        if isinstance(value, bool):
-            parser.add_argument(f"--{key}", action="store_true", default=value)
-        else:
-            parser.add_argument(f"--{key}", type=type(value), default=value)
-    return parser.parse_args(argv)
+    return parse_defaults(DEFAULTS, __doc__, argv)
 
 
 def build_trainable(name: str) -> torch.nn.Module:
@@ -129,11 +122,7 @@ def main(argv=None):
     start_epoch, best_loss, bad_epochs, step = 0, math.inf, 0, 0
     ckpt_path = out / "ckpt.pt"
     if cfg.resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start_epoch, best_loss, bad_epochs, step = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["bad_epochs"], ckpt["step"]
-        torch.set_rng_state(ckpt["torch_rng"])
+        start_epoch, best_loss, bad_epochs, step = resume_checkpoint(ckpt_path, model, optimizer)
         if is_main:
             print(f"resumed from {ckpt_path} at epoch {start_epoch}")
 
@@ -147,7 +136,7 @@ def main(argv=None):
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not is_main, dynamic_ncols=True)
         for i, (x, target, fix) in enumerate(bar):
             # linear warm-up, then cosine decay to 5 % of the base rate
-            scale = min(1.0, (step + 1) / cfg.warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
+            scale = lr_scale(step, cfg.warmup_steps, total_steps)
             for g, lr in zip(optimizer.param_groups, base_lrs):
                 g["lr"] = lr * scale
             x, target, fix = x.to(device), target.to(device), fix.to(device)
@@ -170,12 +159,7 @@ def main(argv=None):
                 bad_epochs += 1
             record = {"epoch": epoch + 1, "train_loss": running / max(1, len(train_loader)),
                       "seconds": time.time() - t0, **{f"val_{k}": v for k, v in val.items()}, "best": improved}
-            with open(out / "log.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            print(json.dumps(record), flush=True)
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                        "best_loss": best_loss, "bad_epochs": bad_epochs, "step": step,
-                        "torch_rng": torch.get_rng_state()}, ckpt_path)
+            end_epoch(out, record, model, optimizer, epoch, best_loss, bad_epochs, step)
             stop = bad_epochs >= cfg.patience
         if distributed:                     # every rank must leave the loop together, or the others hang
             flag = torch.tensor([int(stop)], device=device)

@@ -24,7 +24,6 @@ Total = nll + w_xy·xy + w_duration·duration + w_length·length. Checkpoints ev
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import time
@@ -36,7 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from training.run_setup import start_run
+from training.run_setup import end_epoch, lr_scale, parse_defaults, resume_checkpoint, start_run
 from training.scanpath_data import ScanpathTrainingSet
 
 DEFAULTS = dict(data="osie,mit1003", init="assets/weights/effsal-lite0", out="runs/spgen", epochs=6, batch_size=8,
@@ -46,13 +45,7 @@ DEFAULTS = dict(data="osie,mit1003", init="assets/weights/effsal-lite0", out="ru
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for key, value in DEFAULTS.items():
-        if isinstance(value, bool):
-            parser.add_argument(f"--{key}", action="store_true", default=value)
-        else:
-            parser.add_argument(f"--{key}", type=type(value), default=value)
-    return parser.parse_args(argv)
+    return parse_defaults(DEFAULTS, __doc__, argv)
 
 
 def spgen_loss(clean: dict, noisy: dict, paths: torch.Tensor, mask: torch.Tensor, cfg) -> tuple[torch.Tensor, dict]:
@@ -187,13 +180,8 @@ def main(argv=None):
     start_epoch, best_loss, bad_epochs, step = 0, math.inf, 0, 0
     ckpt_path = out / "ckpt.pt"
     if cfg.resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        if classifier is not None:
-            classifier.load_state_dict(ckpt["classifier"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start_epoch, best_loss, bad_epochs, step = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["bad_epochs"], ckpt["step"]
-        torch.set_rng_state(ckpt["torch_rng"])
+        start_epoch, best_loss, bad_epochs, step = resume_checkpoint(
+            ckpt_path, model, optimizer, {"classifier": classifier} if classifier is not None else None)
         print(f"resumed from {ckpt_path} at epoch {start_epoch}")
 
     started = time.time()
@@ -204,7 +192,7 @@ def main(argv=None):
         t0, running = time.time(), {}
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", dynamic_ncols=True, mininterval=10)
         for i, (x, paths, mask) in enumerate(bar):
-            scale = min(1.0, (step + 1) / cfg.warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
+            scale = lr_scale(step, cfg.warmup_steps, total_steps)
             for g, lr in zip(optimizer.param_groups, base_lrs):
                 g["lr"] = lr * scale
             domain = None
@@ -217,7 +205,7 @@ def main(argv=None):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
             step += 1
-            for k, v in {"loss": float(loss), **parts}.items():
+            for k, v in {"loss": float(loss.detach()), **parts}.items():
                 running[k] = running.get(k, 0.0) + v
             bar.set_postfix({k: f"{v / (i + 1):.3f}" for k, v in running.items()})
         val = evaluate_val(model, val_loader, cfg)
@@ -232,13 +220,8 @@ def main(argv=None):
         record = {"epoch": epoch + 1, "seconds": time.time() - t0,
                   **{f"train_{k}": v / max(1, len(train_loader)) for k, v in running.items()},
                   **{f"val_{k}": v for k, v in val.items()}, "best": improved}
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        print(json.dumps(record), flush=True)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                    **({"classifier": classifier.state_dict()} if classifier is not None else {}),
-                    "best_loss": best_loss, "bad_epochs": bad_epochs, "step": step,
-                    "torch_rng": torch.get_rng_state()}, ckpt_path)
+        end_epoch(out, record, model, optimizer, epoch, best_loss, bad_epochs, step,
+                  {"classifier": classifier} if classifier is not None else None)
         if bad_epochs >= cfg.patience:
             print(f"early stop: no val improvement for {cfg.patience} epochs")
             break
