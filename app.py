@@ -11,7 +11,7 @@ import gradio as gr
 import numpy as np
 
 from models import DEFAULT
-from models import scanpath_view, studio, studio360
+from models import gallery, overview, scanpath_view, studio, studio360
 from training import evaluate_maps
 
 VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
@@ -19,6 +19,22 @@ CSS = "#pano-streams .thumbnail-item { aspect-ratio: 2 / 1; }"      # equirectan
 MAX_UPLOAD = "200mb"
 METRIC_LABELS = {"auc_judd": "AUC-Judd ↑", "auc_borji": "AUC-Borji ↑", "sauc": "sAUC ↑", "nss": "NSS ↑",
                  "cc": "CC ↑", "kld": "KLD ↓", "sim": "SIM ↑", "ig": "IG ↑", "auc_weighted": "AUC (GT-weighted) ↑"}
+
+
+def image_upload(**kwargs) -> gr.Image:
+    """An image upload handed to the handler as the uploaded file's path, not decoded by Gradio: the handler
+    reads it with models.load_image, which checks it and says clearly what is wrong with a bad file (Gradio's
+    own decoding would fail on a non-image or a decompression bomb with a bare "Error")."""
+    component = gr.Image(type="filepath", sources=["upload", "clipboard"], **kwargs)
+    decode = component.preprocess
+
+    def preprocess(payload):
+        if payload is None or (payload.path is None and payload.url and payload.url.startswith("data:")):
+            return decode(payload)
+        return payload.path
+
+    component.preprocess = preprocess        # this instance only; the browser side is the plain Image
+    return component
 
 
 def _fail(err: Exception):
@@ -47,6 +63,20 @@ def run_compare(image, model_names, colormap, opacity):
         return [(studio.saliency_view(image, m, colormap, opacity)[0], m) for m in model_names]
     except ValueError as err:
         _fail(err)
+
+
+def run_overview(image, n_scanpaths, temperature, seed):
+    if image is None:
+        raise gr.Error("Upload an image first (or click one of the example paintings).", print_exception=False)
+    try:
+        result = overview.painting_overview(image, temperature=float(temperature), n_scanpaths=int(n_scanpaths),
+                                            seed=int(seed))
+    except ValueError as err:
+        _fail(err)
+    m = result["models"]
+    note = (f"\n\n<small>Saliency: **{m['saliency']}**; scanpaths: **{m['scanpath']}** at temperature "
+            f"{m['temperature']:g}.</small>")
+    return result["overlay"], result["scanpaths"], result["rows"], result["reading"] + note
 
 
 def run_evaluate(pred_file, gt_file, protocol, sigma):
@@ -145,19 +175,67 @@ def build_demo() -> gr.Blocks:
     viewer_head = (f'<link rel="stylesheet" href="{pannellum}/pannellum.css">'
                    f'<script src="{pannellum}/pannellum.js"></script>'
                    f'<script src="{_file_url(VIEWER_DIR / "pano-viewer.js")}"></script>')
-    with gr.Blocks(title="Visual-attention studio") as demo:
-        gr.Markdown("# Visual-attention studio\nWhere do people look in a painting? Upload one and compare models.")
-        with gr.Tab("Saliency"):
+    examples, examples_message = gallery.fetch_examples()
+    sp_models = scanpath_view.scanpath_models()
+    sp_default = DEFAULT["scanpath"] if DEFAULT["scanpath"] in sp_models else sp_models[0]
+    sp_temperature_default = scanpath_view.default_temperature(sp_default)
+
+    def painting_examples(target):
+        """The example paintings as clickable thumbnails filling `target`, or a line saying why there are none."""
+        if not examples:
+            gr.Markdown(f"<small>{examples_message}</small>", elem_classes="examples-message")
+            return
+        gr.Examples([[e["path"]] for e in examples], [target], label="Example paintings (public domain)",
+                    example_labels=[e["label"] for e in examples], examples_per_page=20)
+        if examples_message:
+            gr.Markdown(f"<small>{examples_message}</small>", elem_classes="examples-message")
+
+    # Gradio's copies of uploads and outputs older than an hour are deleted every hour (ours: models/outputs.py).
+    with gr.Blocks(title="Visual-attention studio", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# Visual-attention studio\nWhere do people look in a painting, in what order, and for how "
+                    "long? Upload a painting or pick an example.")
+        with gr.Tab("Overview"):
+            gr.Markdown("One painting, every view: where attention goes (the best saliency model), a few sampled "
+                        "scanpaths, and numbers that summarise the map, read out in plain words.")
             with gr.Row():
                 with gr.Column():
-                    image = gr.Image(label="Painting or photo", type="numpy", sources=["upload", "clipboard"])
-                    model = gr.Dropdown(models, value=default, label="Model")
+                    ov_image = image_upload(label="Painting or photo", elem_id="ov-image")
+                    ov_count = gr.Slider(1, scanpath_view.MAX_SCANPATHS, value=3, step=1,
+                                         label="Number of scanpaths", elem_id="ov-count")
+                    ov_temperature = gr.Slider(0.0, 1.0, value=sp_temperature_default, step=0.05,
+                                               label="Temperature (noise in the scanpaths)", elem_id="ov-temperature")
+                    ov_seed = gr.Number(0, precision=0, label="Seed", elem_id="ov-seed")
+                    ov_go = gr.Button("Look at this painting", variant="primary", elem_id="ov-go")
+                with gr.Column():
+                    ov_reading = gr.Markdown(elem_id="ov-reading")
+                    ov_table = gr.Dataframe(headers=["statistic", "value"], label="Attention statistics",
+                                            interactive=False, elem_id="ov-table")
+            with gr.Row():
+                with gr.Column():
+                    ov_overlay = gr.Image(label="Where people look (predicted attention over the painting)",
+                                          type="numpy", interactive=False, elem_id="ov-overlay")
+                    gr.HTML(studio.legend_html("inferno"))
+                ov_paths = gr.Image(label="Sampled scanpaths (numbered fixations, circle area ∝ duration)",
+                                    type="numpy", interactive=False, elem_id="ov-scanpaths")
+            painting_examples(ov_image)
+            ov_go.click(run_overview, [ov_image, ov_count, ov_temperature, ov_seed],
+                        [ov_overlay, ov_paths, ov_table, ov_reading], api_name="overview")
+        with gr.Tab("Saliency"):
+            gr.Markdown("A saliency map is a probability distribution over the image: the share of viewers' "
+                        "fixations each place is predicted to receive. Brighter colours mean more attention.")
+            with gr.Row():
+                with gr.Column():
+                    image = image_upload(label="Painting or photo", elem_id="sal-image")
+                    model = gr.Dropdown(models, value=default, label="Model", elem_id="sal-model")
                     colormap = gr.Dropdown(list(studio.COLORMAPS), value="inferno", label="Colormap")
                     opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity")
                     go = gr.Button("Predict saliency", variant="primary")
                 with gr.Column():
                     over = gr.Image(label="Heatmap overlay", type="numpy", interactive=False, elem_id="overlay")
+                    legend = gr.HTML(studio.legend_html("inferno"), elem_id="legend")
                     info = gr.Markdown(label="Model")
+            colormap.change(studio.legend_html, colormap, legend, api_visibility="private")
+            painting_examples(image)
             with gr.Row():
                 raw = gr.Image(label="Saliency map", type="numpy", interactive=False)
                 slider = gr.ImageSlider(label="Before / after", type="numpy", interactive=False)
@@ -168,21 +246,19 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("### Compare models side by side")
             compare_models = gr.CheckboxGroup(models, value=models, label="Models to compare")
             compare = gr.Button("Compare")
-            gallery = gr.Gallery(label="Side by side", columns=4, height="auto")
-            compare.click(run_compare, [image, compare_models, colormap, opacity], gallery, api_name="compare")
+            compare_gallery = gr.Gallery(label="Side by side", columns=4, height="auto")
+            compare.click(run_compare, [image, compare_models, colormap, opacity], compare_gallery, api_name="compare")
         with gr.Tab("Scanpaths"):
-            sp_models = scanpath_view.scanpath_models()
-            sp_default = DEFAULT["scanpath"] if DEFAULT["scanpath"] in sp_models else sp_models[0]
             gr.Markdown("In what order, and for how long, do people look? Each colour is one sampled scanpath: "
                         "numbered circles are fixations (area ∝ duration), arrows the saccades between them. "
                         "Temperature 0 gives the model's single most likely scanpath; higher values add noise, "
                         "so the sampled scanpaths differ more from each other (people differ too).")
             with gr.Row():
                 with gr.Column():
-                    sp_image = gr.Image(label="Painting or photo", type="numpy", sources=["upload", "clipboard"],
-                                        elem_id="sp-image")
+                    sp_image = image_upload(label="Painting or photo", elem_id="sp-image")
                     sp_model = gr.Dropdown(sp_models, value=sp_default, label="Scanpath model", elem_id="sp-model")
-                    sp_temperature = gr.Slider(0.0, 1.0, value=0.2, step=0.05, label="Temperature (noise)",
+                    sp_temperature = gr.Slider(0.0, 1.0, value=sp_temperature_default, step=0.05,
+                                               label="Temperature (noise)",
                                                elem_id="sp-temperature")
                     sp_count = gr.Slider(1, scanpath_view.MAX_SCANPATHS, value=3, step=1, label="Number of scanpaths",
                                          elem_id="sp-count")
@@ -200,6 +276,8 @@ def build_demo() -> gr.Blocks:
                                file_count="multiple", interactive=False, elem_id="sp-files")
             sp_table = gr.Dataframe(headers=["scanpath", "order", "x", "y", "duration_ms"], label="Fixations",
                                     interactive=False, elem_id="sp-table")
+            painting_examples(sp_image)
+            sp_model.change(scanpath_view.default_temperature, sp_model, sp_temperature, api_visibility="private")
             sp_go.click(run_scanpaths, [sp_image, sp_model, sp_count, sp_temperature, sp_max, sp_seed, sp_show],
                         [sp_drawing, sp_gif, sp_files, sp_table], api_name="scanpaths")
         with gr.Tab("360°"):
@@ -208,8 +286,7 @@ def build_demo() -> gr.Blocks:
             pano_state = gr.State(None)
             with gr.Row():
                 with gr.Column(scale=1):
-                    pano_image = gr.Image(label="Equirectangular panorama (2:1)", type="numpy",
-                                          sources=["upload", "clipboard"], elem_id="pano-image")
+                    pano_image = image_upload(label="Equirectangular panorama (2:1)", elem_id="pano-image")
                     pano_model = gr.Dropdown(pano_models, value=pano_default, label="360° model",
                                              elem_id="pano-model")
                     pano_stream = gr.Radio(list(studio360.STREAM_ORDER), value="fused", elem_id="pano-stream",

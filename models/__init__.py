@@ -6,13 +6,15 @@
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from models.registry import DEFAULT, TASKS, create_model, list_models, model_entry, register_model
 
 # Importing the model files registers them.
 from models import baselines, equator_bias, scanpath_sampler  # noqa: E402,F401
-from models import atsal, spgen, trainable  # noqa: E402,F401  (register trained models whose weights are bundled)
+from models import atsal, spgen, sslart, trainable  # noqa: E402,F401  (register trained models whose weights are bundled)
 
 # Trained models become the defaults once their weights are bundled (they beat the baselines: docs/results.md).
 for _task, _best in (("saliency", "effsal-lite0"), ("panorama", "atsal"), ("scanpath", "spgen")):
@@ -20,15 +22,18 @@ for _task, _best in (("saliency", "effsal-lite0"), ("panorama", "atsal"), ("scan
         DEFAULT[_task] = _best
 
 __all__ = ["DEFAULT", "TASKS", "create_model", "list_models", "model_entry", "register_model",
-           "as_rgb", "predict_saliency", "predict_scanpath", "predict_panorama"]
+           "as_rgb", "load_image", "predict_saliency", "predict_scanpath", "predict_panorama"]
 
-MAX_SIDE = 4096      # larger uploads are refused rather than exhausting memory
+from models.image_io import MAX_SIDE, load_image  # noqa: E402
 
 
 def as_rgb(image) -> np.ndarray:
-    """Any PIL image or array (gray, RGB, RGBA; uint8 or float in [0, 1]) → RGB uint8 (H, W, 3)."""
+    """An image file path, or any PIL image or array (gray, RGB, RGBA; uint8 or float in [0, 1]) → RGB uint8
+    (H, W, 3)."""
     if image is None:
         raise ValueError("no image given")
+    if isinstance(image, (str, Path)):
+        return load_image(image)
     if hasattr(image, "convert"):                                   # PIL
         image = np.asarray(image.convert("RGB"))
     image = np.asarray(image)

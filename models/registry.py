@@ -20,6 +20,7 @@ class ModelEntry:
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
+_UNBUNDLED: dict[str, ModelEntry] = {}     # trained models without bundled weights: built only from `weights=`
 
 # The model each task uses when none is named. Trained models replace the baselines here when they land.
 DEFAULT = {"saliency": "centerbias", "scanpath": "saliency-sampler", "panorama": "equator-bias"}
@@ -45,6 +46,7 @@ def register_if_bundled(task: str, name: str, load: Callable, description: str) 
     trained models are offered once their weights ship with the app. Returns whether it was registered."""
     from models.baselines import ASSETS
     if not (ASSETS / name / "model.safetensors").is_file():
+        _UNBUNDLED[name] = ModelEntry(name, task, load, description, False)   # still loadable from a folder
         return False
     if name in _REGISTRY:
         warnings.warn(f"model '{name}' registered twice; the later one wins")
@@ -63,7 +65,11 @@ def list_models(task: str | None = None, pattern: str = "*", include_gaze_models
     )
 
 
-def model_entry(name: str) -> ModelEntry:
+def model_entry(name: str, with_weights: bool = False) -> ModelEntry:
+    """The registered model `name`; `with_weights` also finds trained models that ship no weights (they can
+    only be built from a weights folder or the Hub, and are not listed in the menus)."""
+    if with_weights and name not in _REGISTRY and name in _UNBUNDLED:
+        return _UNBUNDLED[name]
     if name not in _REGISTRY:
         raise ValueError(f"unknown model '{name}'. Available: {', '.join(list_models())}")
     return _REGISTRY[name]
@@ -71,7 +77,7 @@ def model_entry(name: str) -> ModelEntry:
 
 def create_model(name: str, weights: str | None = None, **kwargs):
     """Build a registered model. `weights`: None = bundled default, a folder path, or 'hub:REPO@REV'."""
-    entry = model_entry(name)
+    entry = model_entry(name, with_weights=weights is not None)
     if weights is not None:
         kwargs["weights"] = weights
     return entry.builder(**kwargs)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -21,6 +20,7 @@ from PIL import Image
 
 from models import as_rgb, list_models
 from models.studio import cached_model, overlay
+from models.outputs import output_dir
 
 MAX_SCANPATHS = 10
 MAX_FIXATIONS = 30
@@ -31,6 +31,11 @@ COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 
 def scanpath_models() -> list[str]:
     return list_models("scanpath", include_gaze_models=False)
+
+
+def default_temperature(model_name: str) -> float:
+    """The temperature a model samples at by default (SPGEn / SSLArt: chosen on val scanpaths)."""
+    return float(getattr(cached_model(model_name), "default_temperature", 0.2))
 
 
 def sample_scanpaths(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.2,
@@ -107,7 +112,7 @@ def animate_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | Non
         longest = max((p[i - 1, 2] for p in paths if len(p) >= i), default=300.0) if i else 400.0
         durations.append(int(np.clip(longest / speed, 60, 3000)))
     durations[-1] = 2000                                                        # hold the full picture
-    folder = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="scanpaths-"))
+    folder = Path(out_dir) if out_dir else output_dir("scanpaths-")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "scanpaths.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=False)
@@ -122,7 +127,7 @@ def scanpath_rows(paths: list[np.ndarray]) -> list[dict]:
 
 def export_scanpaths(paths: list[np.ndarray], image_shape, settings: dict | None = None, out_dir=None) -> tuple[str, str]:
     """Write scanpaths.json (settings, image size, the paths) and scanpaths.csv (`scanpath_rows`); return paths."""
-    folder = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="scanpaths-"))
+    folder = Path(out_dir) if out_dir else output_dir("scanpaths-")
     folder.mkdir(parents=True, exist_ok=True)
     rows = scanpath_rows(paths)
     h, w = image_shape[:2]
@@ -147,7 +152,7 @@ def scanpath_view(image, model_name: str, n_scanpaths: int = 3, temperature: flo
     if show_saliency:
         from models import DEFAULT, predict_saliency
         saliency = predict_saliency(cached_model(DEFAULT["saliency"]), rgb)
-    folder = Path(tempfile.mkdtemp(prefix="scanpaths-"))
+    folder = output_dir("scanpaths-")
     drawing = draw_scanpaths(rgb, paths, saliency, colormap)
     gif = animate_scanpaths(rgb, paths, saliency, out_dir=folder)
     settings = {"model": model_name, "n_scanpaths": int(n_scanpaths), "temperature": float(temperature),

@@ -136,6 +136,25 @@ def _bicubic_matrix(n_in: int, n_out: int) -> torch.Tensor:
     return F.interpolate(eye, size=(n_out, 1), mode="bicubic", align_corners=False).view(n_in, n_out).T.contiguous()
 
 
+def image_batch(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """RGB uint8 (H, W, 3) → (1, 3, h, w) float in [0, 1] at the network's input `size` (h, w)."""
+    h, w = size
+    x = torch.from_numpy(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
+    return (x.float() / 255.0)[None]
+
+
+def pixel_scanpaths(xy: torch.Tensor, log_duration: torch.Tensor, lengths: list[int],
+                    image_hw: tuple[int, int]) -> list[np.ndarray]:
+    """Network outputs (B, N, 2) in [0, 1] and (B, N) log-ms → B arrays (n_k, 3) x, y in image pixels, ms."""
+    h, w = image_hw
+    paths = []
+    for k, n in enumerate(lengths):
+        p = xy[k, :n].numpy() * np.array([w, h])
+        paths.append(np.column_stack([np.clip(p[:, 0], 0, w - 1e-3), np.clip(p[:, 1], 0, h - 1e-3),
+                                      log_duration[k, :n].exp().numpy()]))
+    return paths
+
+
 class SPGEnScanpathModel:
     """A loaded SPGEn as a scanpath model: `sample(image, temperature, seed)` → (n, 3) x, y (pixels), duration_ms."""
     needs_gaze = False
@@ -152,23 +171,15 @@ class SPGEnScanpathModel:
                      n_fixations: int | None = None, seed: int | None = None) -> list[np.ndarray]:
         """`count` scanpaths of one image in one forward pass (the trunk runs once)."""
         t = self.default_temperature if temperature is None else float(temperature)
-        h, w = image.shape[:2]
-        ih, iw = self.network.input_size
-        x = torch.from_numpy(cv2.resize(image, (iw, ih), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
-        x = (x.float() / 255.0)[None]
-        maps, y = self.network.latent_maps(x)
+        maps, y = self.network.latent_maps(image_batch(image, self.network.input_size))
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
         generator = torch.Generator().manual_seed(seed)                    # same seed → same scanpaths
         out = self.network.read(maps.expand(count, -1, -1, -1), y.expand(count, -1, -1, -1), t, generator,
                                 self.sharpness)
-        paths = []
-        for k in range(count):
-            n = int(n_fixations) if n_fixations else max(1, int((out["exist"][k] > 0.5).sum()))
-            n = min(n, self.network.config.max_fixations)
-            xy = out["xy"][k, :n].numpy() * np.array([w, h])
-            dur = out["log_duration"][k, :n].exp().numpy()
-            paths.append(np.column_stack([np.clip(xy[:, 0], 0, w - 1e-3), np.clip(xy[:, 1], 0, h - 1e-3), dur]))
-        return paths
+        cap = self.network.config.max_fixations
+        lengths = [min(int(n_fixations) if n_fixations else max(1, int((out["exist"][k] > 0.5).sum())), cap)
+                   for k in range(count)]
+        return pixel_scanpaths(out["xy"], out["log_duration"], lengths, image.shape[:2])
 
     def sample(self, image: np.ndarray, n_fixations: int | None = None, temperature: float | None = None,
                seed: int | None = None) -> np.ndarray:

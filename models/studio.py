@@ -5,14 +5,13 @@
 from __future__ import annotations
 
 import functools
-import tempfile
-from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from models import as_rgb, create_model, list_models, model_entry, predict_saliency
+from models.outputs import output_dir
 
 COLORMAPS = ("inferno", "jet", "viridis", "magma", "turbo", "gray")
 
@@ -82,9 +81,20 @@ def describe(model_name: str) -> str:
 
 def save_map_files(density: np.ndarray, stem: str = "saliency") -> tuple[str, str]:
     """Write the map as a 16-bit grey PNG (scaled to its max) and as .npy (the exact density); return paths."""
-    folder = Path(tempfile.mkdtemp(prefix="saliency-"))
+    folder = output_dir("saliency-")
     png, npy = folder / f"{stem}.png", folder / f"{stem}.npy"
     peak = density.max()
     Image.fromarray((density / peak * 65535).astype(np.uint16) if peak > 0 else density.astype(np.uint16)).save(png)
     np.save(npy, density.astype(np.float32))
     return str(png), str(npy)
+
+
+def legend_html(colormap: str = "inferno", stops: int = 9) -> str:
+    """A colour bar for the heatmaps: the colormap from 'less attention' to 'more attention', as HTML."""
+    lut = _colormap_lut(colormap)
+    colours = ", ".join("#%02x%02x%02x" % tuple(int(c) for c in lut[round(i * 255 / (stops - 1))]) for i in range(stops))
+    return (f'<div class="attention-legend" role="img" aria-label="Colour scale ({colormap}): the left end is '
+            f'less predicted attention, the right end more">'
+            f'<div style="height:14px;border-radius:3px;background:linear-gradient(to right, {colours})"></div>'
+            '<div style="display:flex;justify-content:space-between;font-size:0.85em">'
+            '<span>less attention</span><span>more attention</span></div></div>')

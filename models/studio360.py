@@ -28,6 +28,7 @@ from models.registry import list_models, model_entry
 from models.projections import ASPECT, ASPECT_TOLERANCE, check_equirect  # noqa: F401 (re-exported)
 from models.studio import cached_model, overlay
 from models.video_io import CODECS, VideoWriter, browser_playable, even_size, video_codec  # noqa: F401 (re-exported)
+from models.outputs import output_dir
 
 MAX_WIDTH = 2048               # larger panoramas are downscaled to this width before inference
 MAX_VIDEO_WIDTH = 1024         # video frames are downscaled to this width
@@ -55,8 +56,18 @@ def panorama_models() -> list[str]:
     return list_models("panorama", include_gaze_models=False)
 
 
+MAX_PANORAMA_SIDE = 8192
+
+
 def prepare_panorama(image, max_width: int = MAX_WIDTH) -> np.ndarray:
-    """Any image → RGB uint8 equirectangular working copy: checks 2:1, downscales wider than `max_width`."""
+    """Any image (or image file, up to 8K wide) → RGB uint8 equirectangular working copy: checks 2:1,
+    downscales wider than `max_width`."""
+    if isinstance(image, (str, Path)):
+        from models.image_io import load_image
+        image = load_image(image, max_side=MAX_PANORAMA_SIDE)             # 8K panoramas are common
+        check_equirect(image.shape[1], image.shape[0])
+        if image.shape[1] > max_width:
+            image = cv2.resize(image, (max_width, max_width // 2), interpolation=cv2.INTER_AREA)
     rgb = as_rgb(image)
     h, w = rgb.shape[:2]
     check_equirect(w, h)
@@ -215,7 +226,7 @@ def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps:
     if w > MAX_VIDEO_WIDTH:
         w, h = MAX_VIDEO_WIDTH, MAX_VIDEO_WIDTH // 2
     w, h = even_size(w, h)                                 # H.264 (yuv420p) needs even sides
-    out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="studio360-video-"))
+    out_dir = Path(out_dir) if out_dir is not None else output_dir("studio360-video-")
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(path).stem[:40] or "video"
 

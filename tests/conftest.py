@@ -14,6 +14,10 @@ from PIL import Image
 
 from training.config import gaze_data_root
 
+# Example paintings come from the shared gallery in tests, never from the network ("off" when it is absent).
+_GALLERY = gaze_data_root() / "gallery"
+os.environ.setdefault("GALLERY_SOURCE", str(_GALLERY) if _GALLERY.is_dir() else "off")
+
 
 def draw_image(seed: int, size=(160, 120)) -> np.ndarray:
     """A smooth random RGB image with one bright blob (where synthetic observers look)."""

@@ -132,6 +132,16 @@ def test_api_scanpaths_same_seed_same_result(server, painting):
     assert table == again and len(table["data"]) >= 3
 
 
+def test_api_overview_reads_the_painting(server, painting):
+    from gradio_client import Client, handle_file
+    client = Client(server, verbose=False)
+    over, paths, table, text = client.predict(handle_file(str(painting)), 2, 0.3, 5, api_name="/overview")
+    assert Image.open(over).size == (240, 180) and Image.open(paths).size == (240, 180)
+    assert [row[0] for row in table["data"]][:2] == ["attention on the top 5 % of the area",
+                                                     "attention on the top 10 % of the area"]
+    assert "Attention is" in text and "sampled scanpaths" in text
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -156,12 +166,29 @@ def page(server):
 
 @pytest.mark.browser
 def test_browser_upload_gives_an_overlay(page, painting, tmp_path):
-    page.locator("input[type=file]").first.set_input_files(str(painting))
+    page.get_by_role("tab", name="Saliency").click()
+    page.locator("#sal-image input[type=file]").set_input_files(str(painting))
     page.get_by_role("button", name="Predict saliency").click()
     page.locator("#overlay img[src*='file=']").first.wait_for(timeout=60000)
     shot = tmp_path / "saliency.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10000
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_overview_reads_an_example_painting(page):
+    page.get_by_role("tab", name="Overview").click()
+    examples = page.get_by_role("button", name="The Starry Night — Vincent van Gogh, 1889")
+    if not examples.count():
+        pytest.skip("no example paintings here (the shared gallery is absent)")
+    examples.first.click()
+    page.locator("#ov-image img").first.wait_for(timeout=30000)
+    page.locator("#ov-go").click()
+    page.get_by_text("Attention is").first.wait_for(timeout=60000)
+    page.locator("#ov-overlay img[src*='file=']").first.wait_for(timeout=30000)
+    page.locator("#ov-scanpaths img[src*='file=']").first.wait_for(timeout=30000)
+    assert "centre of mass" in page.locator("#ov-table").inner_text()
     assert page.outside_requests == [], page.outside_requests
 
 

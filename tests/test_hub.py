@@ -152,3 +152,70 @@ def test_only_safetensors_folders_load(tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
     with pytest.raises(FileNotFoundError, match="safetensors"):
         hub.resolve_weights("effsal-lite0", str(tmp_path))
+
+
+def test_publish_builds_a_checked_folder_and_the_app_loads_the_pinned_upload(tmp_path, monkeypatch):
+    """training.publish end to end: the bundled effsal-lite0 folder is checked, 'uploaded' (a stand-in HfApi
+    puts the files on the fake Hub), the manifest pins the commit, and hub:REPO@COMMIT downloads and verifies."""
+    import json
+    import shutil
+    from types import SimpleNamespace
+
+    import huggingface_hub
+    from models.baselines import ASSETS
+    from training import publish
+
+    manifest = tmp_path / "manifest.json"
+    shutil.copy(ASSETS / "manifest.json", manifest)
+    monkeypatch.setattr(publish, "MANIFEST", manifest)
+    monkeypatch.setattr(hub, "MANIFEST", manifest)
+    dry = publish.publish("effsal-lite0", "studio/effsal-lite0", dry_run=True)
+    assert dry["files"] == ["README.md", "config.json", "model.safetensors"] and dry["revision"] is None
+
+    server = FakeHub({}, revision=COMMIT)
+    calls = []
+
+    class StandInApi:
+        def __init__(self, endpoint=None, token=None):
+            calls.append(("init", endpoint))
+
+        def create_repo(self, repo, **kwargs):
+            calls.append(("create_repo", repo, kwargs.get("exist_ok")))
+
+        def upload_folder(self, repo_id, folder_path, **kwargs):
+            server.files[repo_id] = {p.name: p.read_bytes() for p in Path(folder_path).iterdir()}
+            return SimpleNamespace(oid=COMMIT)
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", StandInApi)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    try:
+        result = publish.publish("effsal-lite0", "studio/effsal-lite0", endpoint=server.endpoint)
+        assert result["spec"] == f"hub:studio/effsal-lite0@{COMMIT}"
+        entry = json.loads(manifest.read_text())["effsal-lite0"]
+        assert entry["hub_repo"] == "studio/effsal-lite0" and entry["revision"] == COMMIT
+        assert "README.md" in server.files["studio/effsal-lite0"]
+        folder, notice = hub.resolve_weights("effsal-lite0", result["spec"], endpoint=server.endpoint,
+                                             cache_dir=tmp_path / "cache")
+        assert notice == "" and hub.sha256_of(folder / "model.safetensors") == entry["sha256"]
+    finally:
+        server.close()
+
+
+def test_publish_refuses_incomplete_or_changed_folders(tmp_path, monkeypatch):
+    import shutil
+
+    from models.baselines import ASSETS
+    from training import publish
+    folder = tmp_path / "w"
+    shutil.copytree(ASSETS / "effsal-lite0", folder)
+    (folder / "README.md").unlink()
+    with pytest.raises(ValueError, match="missing README.md"):
+        publish.build_folder("effsal-lite0", tmp_path / "out", folder)
+    (folder / "README.md").write_text("a card without the command or metrics")
+    with pytest.raises(ValueError, match="training command"):
+        publish.build_folder("effsal-lite0", tmp_path / "out", folder)
+    monkeypatch.setattr(publish, "MANIFEST", tmp_path / "empty.json")
+    (tmp_path / "empty.json").write_text("{}")
+    with pytest.raises(ValueError, match="not the manifest"):
+        publish.build_folder("effsal-lite0", tmp_path / "out")
+    assert publish.main(["--model", "effsal-lite0", "--repo", "x/y", "--dry-run", "--weights", str(folder)]) == 1

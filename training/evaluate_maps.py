@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -31,14 +32,29 @@ MAP_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy"}
 GT_EXTENSIONS = MAP_EXTENSIONS | {".csv"}
 
 
+MAX_MAP_PIXELS = 4096 * 4096       # checked from the file header, before anything is decoded
+
+
+def _npy_shape(path: Path) -> tuple:
+    with open(path, "rb") as f:
+        major, _ = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, _, _ = read_header(f)
+    return shape
+
+
 def load_map(path: str | Path) -> np.ndarray:
     """A saliency map file (grey or colour image, or .npy) → float64 (H, W), non-negative."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".npy":
+            if int(np.prod(_npy_shape(path))) > 3 * MAX_MAP_PIXELS:
+                raise ValueError(f"array of shape {_npy_shape(path)} is larger than {MAX_MAP_PIXELS} pixels")
             arr = np.load(path, allow_pickle=False)
         else:
             with Image.open(path) as im:
+                if im.size[0] * im.size[1] > MAX_MAP_PIXELS:
+                    raise ValueError(f"{im.size[0]}×{im.size[1]} is larger than {MAX_MAP_PIXELS} pixels")
                 arr = np.asarray(im.convert("F") if im.mode in ("I", "I;16", "F") else im.convert("L"))
     except Exception as err:
         raise ValueError(f"{path.name}: not a readable saliency map ({type(err).__name__}: {err})") from None
@@ -58,7 +74,13 @@ def load_fixations_csv(path: str | Path, size: tuple[int, int]) -> np.ndarray:
     """CSV with columns x,y (pixels) → (N, 2); every row checked against size (width, height)."""
     path = Path(path)
     width, height = size
-    with open(path, newline="") as f:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path.name}: not UTF-8 text (byte {err.start}); save the CSV as UTF-8") from None
+    if "\x00" in text:
+        raise ValueError(f"{path.name}: a binary file, not a CSV")
+    with io.StringIO(text, newline="") as f:
         reader = csv.DictReader(f)
         columns = [c.strip() for c in (reader.fieldnames or [])]
         if "x" not in columns or "y" not in columns:
@@ -70,6 +92,8 @@ def load_fixations_csv(path: str | Path, size: tuple[int, int]) -> np.ndarray:
                 x, y = float(row["x"]), float(row["y"])
             except (TypeError, ValueError):
                 raise ValueError(f"{path.name}:{line_no}: x and y must be numbers, got {row.get('x')!r}, {row.get('y')!r}") from None
+            if not (np.isfinite(x) and np.isfinite(y)):
+                raise ValueError(f"{path.name}:{line_no}: x and y must be finite numbers, got {x}, {y}")
             if not (0 <= x <= width and 0 <= y <= height):
                 raise ValueError(f"{path.name}:{line_no}: fixation ({x}, {y}) lies outside the {width}×{height} map")
             points.append((x, y))

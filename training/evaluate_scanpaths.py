@@ -29,7 +29,7 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
                        sharpness: float | None = None, weights: str | None = None, label: str | None = None) -> dict:
     """`weights`: another weights folder for a trained model (e.g. an ablation); `label`: the name written
     into the result (so make_results keeps it apart from the bundled model)."""
-    if model_name != HUMAN and model_entry(model_name).task != "scanpath":
+    if model_name != HUMAN and model_entry(model_name, with_weights=bool(weights)).task != "scanpath":
         raise ValueError(f"'{model_name}' is not a scanpath model; scanpath models: use models.list_models('scanpath')")
     ds = load_dataset(data, split)
     if weights and model_name == HUMAN:
@@ -96,10 +96,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", help="weights folder for a trained model (default: the bundled ones)")
     parser.add_argument("--label", help="model name to write into the result (default --model)")
+    parser.add_argument("--sharpness", type=float, default=None, help="read-out sharpness (SPGEn; default: the model's own)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     return run_and_report(lambda: evaluate_scanpaths(args.model, args.data, args.split, args.samples, args.limit or None,
-                                  args.temperature, args.seed, weights=args.weights, label=args.label), args.out)
+                                  args.temperature, args.seed, sharpness=args.sharpness,
+                                  weights=args.weights, label=args.label), args.out)
 
 
 if __name__ == "__main__":

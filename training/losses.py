@@ -47,3 +47,28 @@ def saliency_loss(log_p, target, fixations, weights=(1.0, 1.0, 0.1)) -> tuple[to
     parts = {"kld": kld_loss(log_p, target), "cc": cc_loss(log_p, target), "nss": nss_loss(log_p, fixations)}
     total = weights[0] * parts["kld"] + weights[1] * parts["cc"] + weights[2] * parts["nss"]
     return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def closest_subject_l1(xy: torch.Tensor, log_duration: torch.Tensor, paths: torch.Tensor, mask: torch.Tensor,
+                       target: str = "closest") -> tuple[torch.Tensor, torch.Tensor]:
+    """Scanpath regression against recorded subjects. xy (B, N, 2) in [0, 1], log_duration (B, N); paths
+    (B, S, N, 3) x/W, y/H, log ms; mask (B, S, N). Per image, the masked mean L1 of the coordinates against the
+    *closest* subject's scanpath (`target="random"`: one subject drawn at random, the ablation), and the L1 of
+    log-durations against that same subject. A fixed random subject would pull each step to the average of all
+    subjects (between the places people look); the min lets a sample match the human path it resembles."""
+    b = xy.shape[0]
+    m = mask.float()
+    per_step = (xy[:, None] - paths[..., :2]).abs().sum(-1)               # (B, S, N)
+    per_subject = (per_step * m).sum(-1) / m.sum(-1).clamp_min(1)         # (B, S)
+    present = m.sum(-1) > 0
+    if target == "random":
+        best = torch.multinomial(present.float() + 1e-12, 1)[:, 0]
+    elif target == "closest":
+        best = per_subject.masked_fill(~present, float("inf")).argmin(1)
+    else:
+        raise ValueError(f"target must be 'closest' or 'random'; got {target!r}")
+    rows = torch.arange(b, device=xy.device)
+    coordinates = per_subject[rows, best].mean()
+    chosen, chosen_mask = paths[rows, best], m[rows, best]               # (B, N, 3), (B, N)
+    duration = ((log_duration - chosen[..., 2]).abs() * chosen_mask).sum() / chosen_mask.sum().clamp_min(1)
+    return coordinates, duration

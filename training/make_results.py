@@ -155,7 +155,7 @@ def temperature_tables(results_dir: Path) -> list[str]:
                   f"{r['select_by']} on this split: {r['best_temperature']:g}.", "",
                   "| T | sharpness | SequenceScore ↑ | MM shape (vector) ↑ | MM direction ↑ | MM position ↑ | "
                   "MM duration ↑ | diversity |", "|---|---|---|---|---|---|---|---|"]
-        for row in r["rows"] + [{"temperature": "human", **r["human"]}]:
+        for row in r["rows"] + ([{"temperature": "human", **r["human"]}] if r.get("human") else []):
             t = row["temperature"] if isinstance(row["temperature"], str) else f"{row['temperature']:g}"
             k = f"{row['sharpness']:g}" if row.get("sharpness") is not None else "–"
             lines.append(f"| {t} | {k} | " + " | ".join(f"{row[k]:.3f}" for k in ("sequence_score", "mm_vector",

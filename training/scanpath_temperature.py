@@ -23,21 +23,26 @@ SELECT_BY = "sequence_score"
 
 
 def sweep(model: str, data: str, split: str, temperatures=TEMPERATURES, samples: int = 5, limit: int | None = None,
-          seed: int = 0, progress: bool = True, sharpness=(None,)) -> dict:
-    rows = [evaluate_scanpaths(model, data, split, samples, limit, t, seed, progress, sharpness=k)
+          seed: int = 0, progress: bool = True, sharpness=(None,), weights: str | None = None,
+          label: str | None = None, with_human: bool = True) -> dict:
+    """`weights`/`label`: another weights folder of `model` (e.g. an ablation) and its name in the result;
+    `with_human=False` leaves out the (slow) inter-observer row."""
+    rows = [evaluate_scanpaths(model, data, split, samples, limit, t, seed, progress, sharpness=k, weights=weights)
             for k in sharpness for t in temperatures]
-    human = evaluate_scanpaths("human", data, split, limit=limit, progress=progress)
+    human = evaluate_scanpaths("human", data, split, limit=limit, progress=progress) if with_human else None
     best = max(rows, key=lambda r: r["metrics"][SELECT_BY])
-    return {"task": "scanpath-temperature", "model": model, "dataset": rows[0]["dataset"], "split": split,
+    return {"task": "scanpath-temperature", "model": label or model, "weights": weights, "dataset": rows[0]["dataset"], "split": split,
             "n_images": rows[0]["n_images"], "samples_per_image": samples, "seed": seed,
             "rows": [{"temperature": r["temperature"], "sharpness": r["sharpness"], **r["metrics"]} for r in rows],
-            "human": human["metrics"], "select_by": SELECT_BY, "best_temperature": best["temperature"],
+            "human": human["metrics"] if human else None, "select_by": SELECT_BY, "best_temperature": best["temperature"],
             "best_sharpness": best["sharpness"]}
 
 
-def write_temperature(model: str, temperature: float, source: str, sharpness: float | None = None) -> Path:
+def write_temperature(model: str, temperature: float, source: str, sharpness: float | None = None,
+                      folder: str | None = None) -> Path:
+    """Store the chosen settings in sampling.json of the bundled weights (or of `folder`)."""
     from models.baselines import ASSETS
-    path = ASSETS / model / "sampling.json"
+    path = Path(folder or ASSETS / model) / "sampling.json"
     settings = {"temperature": temperature, "chosen_by": source}
     if sharpness is not None:
         settings["sharpness"] = sharpness
@@ -56,6 +61,9 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="store the best T (val split only)")
+    parser.add_argument("--weights", help="weights folder of --model (default: the bundled one); --write stores there")
+    parser.add_argument("--label", help="model name written into the result (default --model)")
+    parser.add_argument("--no_human", action="store_true", help="skip the inter-observer row (slow)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
 
@@ -65,11 +73,11 @@ def main(argv=None) -> int:
         temps = [float(t) for t in args.temperatures.split(",")]
         sharp = [float(k) for k in args.sharpness.split(",") if k] or [None]
         result = sweep(args.model, args.data, args.split, temps, args.samples, args.limit or None, args.seed,
-                       sharpness=sharp)
+                       sharpness=sharp, weights=args.weights, label=args.label, with_human=not args.no_human)
         if args.write:
             command = "python -m training.scanpath_temperature " + " ".join(argv or sys.argv[1:])
             result["written_to"] = str(write_temperature(args.model, result["best_temperature"], command,
-                                                         result["best_sharpness"]))
+                                                         result["best_sharpness"], args.weights))
         return result
     return run_and_report(compute, args.out)
 

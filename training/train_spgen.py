@@ -15,7 +15,8 @@ The loss (`spgen_loss`), per image with all its subjects' scanpaths:
 - `xy`: L1 between the soft-argmax fixations, generated at a random temperature T ∈ [0, `max_train_T`], and
   the *closest* subject's scanpath (the min over subjects of the masked mean). Regressing on one random
   subject would pull every step to the average of all subjects, a point between the places people actually
-  look; the min lets each noisy sample match the human path it resembles;
+  look; the min lets each noisy sample match the human path it resembles (`--xy_target random` is that
+  ablation: one subject drawn at random per image, the same weight);
 - `duration`: L1 on log-milliseconds against that same subject's fixations;
 - `length`: binary cross-entropy of P(step t exists) against the share of subjects whose scanpath has a
   fixation t.
@@ -35,13 +36,15 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from training.losses import closest_subject_l1
 from training.run_setup import end_epoch, lr_scale, parse_defaults, resume_checkpoint, start_run
 from training.scanpath_data import ScanpathTrainingSet
 
 DEFAULTS = dict(data="osie,mit1003", init="assets/weights/effsal-lite0", out="runs/spgen", epochs=6, batch_size=8,
                 lr=1e-3, trunk_lr=1e-4, weight_decay=1e-4, warmup_steps=50, patience=2, seed=0, threads=0,
                 device="cpu", backend="", max_fixations=12, max_train_T=0.5, w_xy=5.0, w_duration=0.5,
-                w_length=1.0, limit=0, max_minutes=0.0, resume=False, export="", paintings="", w_domain=0.1)
+                w_length=1.0, limit=0, max_minutes=0.0, resume=False, export="", paintings="", w_domain=0.1,
+                xy_target="closest")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,15 +63,8 @@ def spgen_loss(clean: dict, noisy: dict, paths: torch.Tensor, mask: torch.Tensor
     picked = torch.gather(flat, 2, (iy * w + ix).permute(0, 2, 1))        # (B, N, S): log p_t(subject s's x_t)
     nll = -(picked.permute(0, 2, 1) * m).sum() / m.sum().clamp_min(1)
 
-    per_step = (noisy["xy"][:, None] - paths[..., :2]).abs().sum(-1)     # (B, S, N)
-    per_subject = (per_step * m).sum(-1) / m.sum(-1).clamp_min(1)         # (B, S)
-    per_subject = per_subject.masked_fill(m.sum(-1) == 0, float("inf"))
-    best = per_subject.argmin(1)                                          # (B,) the closest subject
-    xy = per_subject.gather(1, best[:, None]).mean()
-    chosen = paths[torch.arange(b), best]                                 # (B, N, 3)
-    chosen_mask = m[torch.arange(b), best]                                # (B, N)
-    duration = ((noisy["log_duration"] - chosen[..., 2]).abs() * chosen_mask).sum() / chosen_mask.sum().clamp_min(1)
-
+    xy, duration = closest_subject_l1(noisy["xy"], noisy["log_duration"], paths, mask,
+                                      getattr(cfg, "xy_target", "closest"))
     subjects = (m.sum(-1) > 0).float()                                    # (B, S)
     share = (m * subjects[..., None]).sum(1) / subjects.sum(1, keepdim=True).clamp_min(1)   # (B, N)
     length = F.binary_cross_entropy(clean["exist"].clamp(1e-6, 1 - 1e-6), share)

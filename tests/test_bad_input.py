@@ -1,0 +1,306 @@
+"""The bad-input matrix: every case through the Python API and through the running app (gradio_client).
+Each bad input gives a clear message naming the problem; odd but valid inputs (CMYK, 16-bit, RGBA, EXIF
+rotation, animated GIF, ...) work; the server stays up; failed requests leave no output files behind."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import load_image, predict_saliency, studio360
+from models.scanpath_view import sample_scanpaths
+from training.evaluate_maps import score_pair
+
+OK = None
+
+
+@dataclass
+class Case:
+    id: str
+    endpoint: str              # saliency | panorama | video | evaluate | scanpaths
+    make: Callable             # tmp_path → list of arguments (file paths first)
+    expect: str | None         # a fragment of the error message; None = must succeed
+
+
+def _painting(w=200, h=150, seed=0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 // w, yy * 255 // h, np.full((h, w), 90)], axis=2) + rng.integers(0, 30, (h, w, 3))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def _save(tmp, name, image: Image.Image, **kw) -> Path:
+    path = tmp / name
+    image.save(path, **kw)
+    return path
+
+
+def _bytes(tmp, name, data: bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(data)
+    return path
+
+
+def _truncated(tmp, name, fmt, w=400, h=300) -> Path:
+    buf = io.BytesIO()
+    _painting(w, h).save(buf, fmt)
+    return _bytes(tmp, name, buf.getvalue()[: len(buf.getvalue()) * 6 // 10])
+
+
+def _png_header_only(tmp, name, w, h) -> Path:
+    """A PNG whose header claims w × h pixels (a decompression bomb, without building one)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)                    # 1-bit grey
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return _bytes(tmp, name, data)
+
+
+def _exif_rotated(tmp) -> Path:
+    exif = Image.Exif()
+    exif[274] = 6                                                          # rotate 90° clockwise to display
+    return _save(tmp, "rotated.jpg", _painting(200, 100), exif=exif.tobytes())
+
+
+def _animated(tmp) -> Path:
+    frames = [_painting(seed=k).convert("P") for k in range(3)]
+    path = tmp / "animated.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return path
+
+
+def _palette_transparent(tmp) -> Path:
+    im = _painting().convert("P")
+    return _save(tmp, "palette.png", im, transparency=0)
+
+
+def _float_tiff(tmp, name, nan=False) -> Path:
+    arr = np.linspace(0, 1, 200 * 150, dtype=np.float32).reshape(150, 200)
+    if nan:
+        arr[10, 10] = np.nan
+    return _save(tmp, name, Image.fromarray(arr, mode="F"))
+
+
+def _video(tmp, name, w, h, frames, fps=10.0) -> Path:
+    path = tmp / name
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for k in range(frames):
+        writer.write(np.full((h, w, 3), (k * 7) % 255, np.uint8))
+    writer.release()
+    return path
+
+
+def _csv(tmp, name, text: str | bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def _pred(tmp, arr=None, name="pred.npy") -> Path:
+    path = tmp / name
+    np.save(path, np.ones((40, 60)) if arr is None else arr, allow_pickle=True)
+    return path
+
+
+def _npy_header_only(tmp) -> Path:
+    path = tmp / "huge.npy"
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (20000, 20000)})
+    return path
+
+
+def _eval(pred_maker, gt_maker):
+    return lambda tmp: [pred_maker(tmp), gt_maker(tmp)]
+
+
+P = _painting
+CASES = [
+    # images (the Saliency tab; the same loader serves Overview and Scanpaths)
+    Case("not-an-image", "saliency", lambda t: [_bytes(t, "notes.png", b"just some text, not pixels")], "not an image"),
+    Case("empty-file", "saliency", lambda t: [_bytes(t, "empty.jpg", b"")], "empty"),
+    Case("truncated-jpeg", "saliency", lambda t: [_truncated(t, "cut.jpg", "JPEG")], "truncated or corrupt"),
+    Case("truncated-png", "saliency", lambda t: [_truncated(t, "cut.png", "PNG")], "truncated or corrupt"),
+    Case("one-pixel", "saliency", lambda t: [_save(t, "dot.png", Image.new("RGB", (1, 1)))], "too small"),
+    Case("100000x10", "saliency", lambda t: [_save(t, "strip.png", Image.new("L", (100000, 10)))], "too large"),
+    Case("5000x100", "saliency", lambda t: [_save(t, "long.png", Image.new("RGB", (5000, 100)))], "too large"),
+    Case("decompression-bomb", "saliency", lambda t: [_png_header_only(t, "bomb.png", 30000, 30000)], "decompression bomb"),
+    Case("bomb-below-pil-limit", "saliency", lambda t: [_png_header_only(t, "big.png", 12000, 9000)], "at most 4096 pixels"),
+    Case("svg", "saliency", lambda t: [_bytes(t, "vector.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>')], "not an image"),
+    Case("html-as-jpg", "saliency", lambda t: [_bytes(t, "page.jpg", b"<html><body>hi</body></html>")], "not an image"),
+    Case("float-tiff-nan", "saliency", lambda t: [_float_tiff(t, "nan.tif", nan=True)], "NaN"),
+    Case("cmyk-jpeg", "saliency", lambda t: [_save(t, "cmyk.jpg", P().convert("CMYK"))], OK),
+    Case("16-bit-png", "saliency", lambda t: [_save(t, "deep.png", Image.fromarray(
+        (np.linspace(0, 65535, 200 * 150).reshape(150, 200)).astype(np.uint16)))], OK),
+    Case("rgba-png", "saliency", lambda t: [_save(t, "alpha.png", P().convert("RGBA"))], OK),
+    Case("grayscale", "saliency", lambda t: [_save(t, "grey.png", P().convert("L"))], OK),
+    Case("1-bit", "saliency", lambda t: [_save(t, "bits.png", P().convert("1"))], OK),
+    Case("palette-transparency", "saliency", lambda t: [_palette_transparent(t)], OK),
+    Case("exif-rotated", "saliency", lambda t: [_exif_rotated(t)], OK),
+    Case("animated-gif", "saliency", lambda t: [_animated(t)], OK),
+    Case("float-tiff", "saliency", lambda t: [_float_tiff(t, "float.tif")], OK),
+    Case("webp", "saliency", lambda t: [_save(t, "paint.webp", P())], OK),
+    Case("bmp", "saliency", lambda t: [_save(t, "paint.bmp", P())], OK),
+    Case("8x8", "saliency", lambda t: [_save(t, "tiny.png", P(8, 8))], OK),
+    Case("scanpaths-truncated", "scanpaths", lambda t: [_truncated(t, "cut.jpg", "JPEG"), 3, 0.3, 10, 0],
+         "truncated or corrupt"),
+    Case("scanpaths-temperature-2", "scanpaths", lambda t: [_save(t, "p.png", P()), 3, 2.0, 10, 0],
+         "temperature|greater than maximum"),                               # the app's slider bounds say it first
+    Case("scanpaths-zero-paths", "scanpaths", lambda t: [_save(t, "p.png", P()), 0, 0.3, 10, 0],
+         "number of scanpaths|less than minimum"),
+    Case("scanpaths-zero-fixations", "scanpaths", lambda t: [_save(t, "p.png", P()), 3, 0.3, 0, 0],
+         "maximum fixations|less than minimum"),
+    # panoramas and video (the 360° tab)
+    Case("panorama-square", "panorama", lambda t: [_save(t, "square.jpg", P(300, 300))], "2:1"),
+    Case("panorama-not-an-image", "panorama", lambda t: [_bytes(t, "pano.jpg", b"\x00" * 100)], "not an image"),
+    Case("panorama-truncated", "panorama", lambda t: [_truncated(t, "pano.png", "PNG", 400, 200)], "truncated or corrupt"),
+    Case("panorama-5000x2500", "panorama", lambda t: [_save(t, "wide.jpg", P(5000, 2500))], OK),
+    Case("video-corrupt", "video", lambda t: [_bytes(t, "clip.mp4", os.urandom(4096))], "could not read"),
+    Case("video-empty", "video", lambda t: [_bytes(t, "empty.mp4", b"")], "could not read"),
+    Case("video-is-a-still-png", "video", lambda t: [_save(t, "frame.mp4", P(), format="PNG")], "2:1"),
+    Case("video-wrong-aspect", "video", lambda t: [_video(t, "square.mp4", 64, 64, 5)], "2:1"),
+    Case("video-too-long", "video", lambda t: [_video(t, "long.mp4", 32, 16, 1300, fps=10.0)], "too long"),
+    # the Evaluate tab: maps and fixation CSVs
+    Case("csv-missing-columns", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "a,b\n1,2\n")), "columns x and y"),
+    Case("csv-nan", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "x,y\n5,5\nnan,3\n")), "finite"),
+    Case("csv-negative", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "x,y\n-4,5\n")), "outside"),
+    Case("csv-out-of-range", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "x,y\n5,5\n600,5\n")), "outside"),
+    Case("csv-not-numbers", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "x,y\nleft,top\n")), "must be numbers"),
+    Case("csv-not-utf8", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "x,y\n5,5\n".encode() + b"\xff\xfe\x81,3\n")),
+         "not UTF-8"),
+    Case("csv-binary", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", b"x,y\n\x00\x00\x01")), "binary"),
+    Case("csv-empty", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "")), "columns x and y"),
+    Case("csv-header-only", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "x,y\n")), "no fixations"),
+    Case("csv-utf8-bom-and-spaces", "evaluate", _eval(_pred, lambda t: _csv(t, "gt.csv", "\ufeff x , y \n5,5\n")), OK),
+    Case("map-wrong-size", "evaluate", _eval(lambda t: _pred(t, np.ones((10, 13))),
+                                             lambda t: _save(t, "gt.png", P().convert("L"))), OK),
+    Case("map-nan", "evaluate", _eval(lambda t: _pred(t, np.full((20, 20), np.nan)),
+                                      lambda t: _csv(t, "gt.csv", "x,y\n5,5\n")), "NaN"),
+    Case("map-negative", "evaluate", _eval(lambda t: _pred(t, -np.ones((20, 20))),
+                                           lambda t: _csv(t, "gt.csv", "x,y\n5,5\n")), "negative"),
+    Case("map-4d", "evaluate", _eval(lambda t: _pred(t, np.ones((2, 3, 4, 5))),
+                                     lambda t: _csv(t, "gt.csv", "x,y\n1,1\n")), "2-D"),
+    Case("map-pickled-object", "evaluate", _eval(lambda t: _pred(t, np.array([{"a": 1}], dtype=object)),
+                                                 lambda t: _csv(t, "gt.csv", "x,y\n1,1\n")), "not a readable"),
+    Case("map-huge-header", "evaluate", _eval(_npy_header_only, lambda t: _csv(t, "gt.csv", "x,y\n1,1\n")), "larger than"),
+    Case("map-not-an-image", "evaluate", _eval(lambda t: _bytes(t, "pred.png", b"nope"),
+                                               lambda t: _csv(t, "gt.csv", "x,y\n1,1\n")), "not a readable"),
+    Case("gt-all-zeros", "evaluate", _eval(_pred, lambda t: _save(t, "gt.png", Image.new("L", (60, 40)))), "all zeros"),
+]
+
+
+def test_the_matrix_has_at_least_forty_cases_with_unique_names():
+    assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
+
+
+def call_python(case: Case, args: list):
+    if case.endpoint == "saliency":
+        return predict_saliency("centerbias", load_image(args[0]))
+    if case.endpoint == "scanpaths":
+        return sample_scanpaths(str(args[0]), "saliency-sampler", args[1], args[2], args[3], args[4])
+    if case.endpoint == "panorama":
+        return studio360.panorama_streams(studio360.prepare_panorama(args[0]), "equator-bias")
+    if case.endpoint == "video":
+        return studio360.process_video(args[0], "equator-bias", max_frames=2)
+    if case.endpoint == "evaluate":
+        return score_pair(args[0], args[1], "mit", 5.0)
+    raise AssertionError(case.endpoint)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_python_api(case, tmp_path):
+    args = case.make(tmp_path)
+    if case.expect is OK:
+        assert call_python(case, args) is not None
+    else:
+        with pytest.raises(ValueError, match=case.expect):
+            call_python(case, args)
+
+
+def test_loader_gets_orientation_depth_and_transparency_right(tmp_path):
+    rotated = load_image(_exif_rotated(tmp_path))
+    assert rotated.shape == (200, 100, 3)                                  # 200 wide, 100 high → upright
+    deep = load_image(_save(tmp_path, "deep.png", Image.fromarray(np.full((20, 30), 32768, np.uint16))))
+    assert 120 <= int(deep[0, 0, 0]) <= 135                                # half of 65535 → about 128, not 255
+    clear = Image.new("RGBA", (20, 20), (255, 0, 0, 0))
+    assert load_image(_save(tmp_path, "clear.png", clear))[0, 0].tolist() == [255, 255, 255]   # on white
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The same matrix through the running app
+
+@pytest.fixture(scope="module")
+def server_and_outputs(tmp_path_factory):
+    from tests.conftest import serve_app
+    outputs = tmp_path_factory.mktemp("outputs")
+    old = os.environ.get("STUDIO_OUTPUTS")
+    os.environ["STUDIO_OUTPUTS"] = str(outputs)
+    try:
+        gen = serve_app(["app.py"])
+        url = next(gen)
+    finally:
+        if old is None:
+            os.environ.pop("STUDIO_OUTPUTS", None)
+        else:
+            os.environ["STUDIO_OUTPUTS"] = old
+    yield url, outputs
+    next(gen, None)
+
+
+def call_app(client, case: Case, args: list):
+    from gradio_client import handle_file
+    if case.endpoint == "saliency":
+        return client.predict(handle_file(str(args[0])), "centerbias", "inferno", 0.6, api_name="/saliency")
+    if case.endpoint == "scanpaths":
+        return client.predict(handle_file(str(args[0])), "saliency-sampler", args[1], args[2], args[3], args[4],
+                              False, api_name="/scanpaths")
+    if case.endpoint == "panorama":
+        return client.predict(handle_file(str(args[0])), "equator-bias", "fused", "inferno", 0.6, api_name="/panorama")
+    if case.endpoint == "video":
+        return client.predict(handle_file(str(args[0])), "equator-bias", "inferno", 0.6, 2, 6,
+                              api_name="/panorama_video")
+    if case.endpoint == "evaluate":
+        return client.predict(handle_file(str(args[0])), handle_file(str(args[1])), "mit", 5, api_name="/evaluate")
+    raise AssertionError(case.endpoint)
+
+
+def test_running_app(server_and_outputs, tmp_path):
+    """All cases in one session: bad ones raise with their message, good ones answer; the server stays up
+    throughout; failed requests write no output folders."""
+    from gradio_client import Client
+    url, outputs = server_and_outputs
+    client = Client(url, verbose=False)
+    failures = []
+    for case in [c for c in CASES if c.expect is not OK]:
+        folder = tmp_path / case.id
+        folder.mkdir()
+        args = case.make(folder)
+        try:
+            call_app(client, case, args)
+            failures.append(f"{case.id}: no error")
+        except Exception as err:                       # gradio_client raises AppError with the message
+            if not re.search(case.expect, str(err)):
+                failures.append(f"{case.id}: {str(err)[:160]!r}")
+    assert not failures, "\n".join(failures)
+    assert list(outputs.iterdir()) == [], "failed requests left output folders"
+    for case in [c for c in CASES if c.expect is OK]:
+        folder = tmp_path / case.id
+        folder.mkdir()
+        try:
+            assert call_app(client, case, case.make(folder)) is not None
+        except Exception as err:
+            failures.append(f"{case.id}: {str(err)[:160]!r}")
+    assert not failures, "\n".join(failures)
+    from gradio_client import handle_file
+    good = _save(tmp_path, "final.png", _painting())
+    over, *_ = client.predict(handle_file(str(good)), "centerbias", "inferno", 0.6, api_name="/saliency")
+    assert Path(over).is_file()                                                # still up after all of it
