@@ -16,7 +16,7 @@ from training import evaluate_maps
 
 VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
 CSS = "#pano-streams .thumbnail-item { aspect-ratio: 2 / 1; }"      # equirectangular thumbnails
-MAX_UPLOAD = "200mb"
+MAX_UPLOAD = os.environ.get("MAX_UPLOAD", "200mb")          # refused above this (tests lower it)
 METRIC_LABELS = {"auc_judd": "AUC-Judd ↑", "auc_borji": "AUC-Borji ↑", "sauc": "sAUC ↑", "nss": "NSS ↑",
                  "cc": "CC ↑", "kld": "KLD ↓", "sim": "SIM ↑", "ig": "IG ↑", "auc_weighted": "AUC (GT-weighted) ↑"}
 

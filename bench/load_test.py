@@ -1,0 +1,163 @@
+"""Load test of the running app: `--requests` calls from `--clients` concurrent gradio_client clients, spread
+over the endpoints (overview, saliency, compare, scanpaths, evaluate, panorama), against a fresh app on
+127.0.0.1 (offline, no examples). Bounded and self-stopping: every call has a timeout and the app is stopped
+at the end.
+
+    python -m bench.load_test                       # 200 requests, 16 clients → results/bench/load.json
+
+Reported: errors, p50 / p95 latency per endpoint and overall, and the server's resident memory (VmRSS of the
+app process, sampled after every completed request): at request 50 (after warm-up) and at the end, and the
+growth between them (the target: < 5 %). `python -m bench.make_performance` puts it in docs/performance.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "results" / "bench"
+
+
+def server_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_app(port: int, threads: int) -> subprocess.Popen:
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "HF_HUB_OFFLINE": "1", "GALLERY_SOURCE": "off",
+           "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": str(threads), "NO_PROXY": "127.0.0.1,localhost"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the app did not start within 120 s")
+
+
+def inputs(folder: Path) -> dict:
+    rng = np.random.default_rng(0)
+    painting = folder / "painting.png"
+    img = (rng.random((300, 400, 3)) * 60 + 60).astype(np.uint8)
+    img[100:200, 150:250] = 230
+    Image.fromarray(img).save(painting)
+    pano = folder / "pano.jpg"
+    Image.fromarray((rng.random((512, 1024, 3)) * 255).astype(np.uint8)).save(pano)
+    pred = folder / "pred.npy"
+    np.save(pred, rng.random((300, 400)))
+    gt = folder / "gt.csv"
+    gt.write_text("x,y\n" + "\n".join(f"{x},{y}" for x, y in rng.integers(0, 300, (20, 2))) + "\n")
+    return {"painting": painting, "pano": pano, "pred": pred, "gt": gt}
+
+
+def calls(files: dict):
+    from gradio_client import handle_file
+    p = lambda: handle_file(str(files["painting"]))   # noqa: E731
+    return [
+        ("overview", lambda c: c.predict(p(), 3, 0.3, 0, api_name="/overview")),
+        ("saliency", lambda c: c.predict(p(), "effsal-lite0", "inferno", 0.6, api_name="/saliency")),
+        ("compare", lambda c: c.predict(p(), ["centerbias", "effsal-lite0"], "inferno", 0.6, api_name="/compare")),
+        ("scanpaths", lambda c: c.predict(p(), "spgen", 3, 0.3, 10, 1, False, api_name="/scanpaths")),
+        ("evaluate", lambda c: c.predict(handle_file(str(files["pred"])), handle_file(str(files["gt"])), "mit", 24,
+                                         api_name="/evaluate")),
+        ("panorama", lambda c: c.predict(handle_file(str(files["pano"])), "atsal", "fused", "inferno", 0.6,
+                                         api_name="/panorama")),
+    ]
+
+
+def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
+    from gradio_client import Client
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = start_app(port, threads)
+    results, rss, lock = [], [], threading.Lock()
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        with tempfile.TemporaryDirectory() as tmp:
+            files = inputs(Path(tmp))
+            plan = calls(files)
+            rss_start = server_rss_mib(proc.pid)
+            per_client = [Client(url, verbose=False) for _ in range(clients)]
+
+            def one(k: int):
+                name, call = plan[k % len(plan)]
+                t0 = time.perf_counter()
+                error = None
+                try:
+                    call(per_client[k % clients])
+                except Exception as err:                           # counted, never raised
+                    error = f"{type(err).__name__}: {str(err)[:200]}"
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    results.append({"k": k, "endpoint": name, "seconds": elapsed, "error": error})
+                    rss.append(server_rss_mib(proc.pid))
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                futures = [pool.submit(one, k) for k in range(requests)]
+                for f in futures:
+                    f.result(timeout=timeout_s)
+            wall = time.perf_counter() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    def pct(values, q):
+        return float(np.percentile(values, q)) if values else float("nan")
+    by_endpoint = {}
+    for name in sorted({r["endpoint"] for r in results}):
+        secs = [r["seconds"] for r in results if r["endpoint"] == name and not r["error"]]
+        by_endpoint[name] = {"n": sum(r["endpoint"] == name for r in results), "p50_s": pct(secs, 50),
+                             "p95_s": pct(secs, 95)}
+    ok = [r["seconds"] for r in results if not r["error"]]
+    warm = rss[49] if len(rss) >= 50 else float("nan")
+    return {"task": "load", "requests": requests, "clients": clients, "server_threads": threads,
+            "errors": sum(1 for r in results if r["error"]),
+            "error_examples": [r["error"] for r in results if r["error"]][:5],
+            "wall_s": wall, "p50_s": pct(ok, 50), "p95_s": pct(ok, 95), "by_endpoint": by_endpoint,
+            "rss_mib_start": rss_start, "rss_mib_at_50": warm, "rss_mib_end": rss[-1], "rss_mib_max": max(rss),
+            "rss_growth_50_to_end": (rss[-1] - warm) / warm if warm == warm else float("nan"),
+            "rss_trace_mib": [round(v, 1) for v in rss],
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of the app")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds for the whole run")
+    parser.add_argument("--out", default=str(OUT / "load.json"))
+    args = parser.parse_args(argv)
+    result = run(args.requests, args.clients, args.threads, args.timeout)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    summary = {k: v for k, v in result.items() if k != "rss_trace_mib"}
+    print(json.dumps(summary, indent=2))
+    return 0 if result["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
