@@ -240,13 +240,13 @@ def build_demo() -> gr.Blocks:
                 raw = gr.Image(label="Saliency map", type="numpy", interactive=False)
                 slider = gr.ImageSlider(label="Before / after", type="numpy", interactive=False)
             files = gr.File(label="Download the map (PNG 16-bit, .npy density)", file_count="multiple",
-                            interactive=False)
+                            interactive=False, elem_id="sal-files")
             go.click(run_saliency, [image, model, colormap, opacity], [over, raw, slider, files, info],
                      api_name="saliency")
             gr.Markdown("### Compare models side by side")
             compare_models = gr.CheckboxGroup(models, value=models, label="Models to compare")
             compare = gr.Button("Compare")
-            compare_gallery = gr.Gallery(label="Side by side", columns=4, height="auto")
+            compare_gallery = gr.Gallery(label="Side by side", columns=4, height="auto", elem_id="compare-gallery")
             compare.click(run_compare, [image, compare_models, colormap, opacity], compare_gallery, api_name="compare")
         with gr.Tab("Scanpaths"):
             gr.Markdown("In what order, and for how long, do people look? Each colour is one sampled scanpath: "

@@ -107,3 +107,15 @@ def serve_app(args: list[str]):
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def readme_screenshot(page, name: str, locator=None) -> None:
+    """With SCREENSHOTS=DIR (e.g. docs/screenshots), save what the browser test sees for the README. Only tests
+    that show our own generated images call this (never the gallery paintings)."""
+    folder = os.environ.get("SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    target = Path(folder) / f"{name}.png"
+    page.evaluate("document.querySelectorAll('.toast-wrap, .toast-body').forEach(e => e.remove())")  # old errors
+    (locator or page).screenshot(path=str(target), **({} if locator else {"full_page": False}))

@@ -10,7 +10,7 @@ from PIL import Image
 
 import app
 from models import studio
-from tests.conftest import draw_image, serve_app
+from tests.conftest import draw_image, readme_screenshot, serve_app
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -173,6 +173,36 @@ def test_browser_upload_gives_an_overlay(page, painting, tmp_path):
     shot = tmp_path / "saliency.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10000
+    readme_screenshot(page, "saliency")
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_saliency_controls_model_colormap_opacity_compare_downloads(page, painting):
+    """Every control of the Saliency tab: model choice, colormap (and its legend), opacity, compare, downloads."""
+    page.get_by_role("tab", name="Saliency").click()
+    page.locator("#sal-image input[type=file]").set_input_files(str(painting))
+    legend = page.locator("#legend .attention-legend > div").first
+    inferno = legend.get_attribute("style")
+    page.locator("#sal-model input").click()
+    page.get_by_role("option", name="salnet").click()
+    page.get_by_label("Colormap").first.click()
+    page.get_by_role("option", name="viridis").click()
+    page.wait_for_function("s => document.querySelector('#legend .attention-legend > div').getAttribute('style') !== s",
+                           arg=inferno, timeout=10000)
+    assert "#fde724" in legend.get_attribute("style").lower() or "#fde725" in legend.get_attribute("style").lower()
+    slider = page.get_by_label("Overlay opacity").first
+    slider.fill("0.3")
+    before = page.locator("#overlay img").first.get_attribute("src") if page.locator("#overlay img").count() else None
+    page.get_by_role("button", name="Predict saliency").click()
+    page.wait_for_function("b => { const i = document.querySelector('#overlay img'); return i && i.src && i.src !== b; }",
+                           arg=before or "", timeout=60000)
+    assert "salnet" in page.get_by_text("salnet").first.inner_text()
+    page.locator("#sal-files a[download]").nth(1).wait_for(timeout=30000)
+    names = page.locator("#sal-files").inner_text().replace("\n", "")
+    assert "saliency-salnet.png" in names and "saliency-salnet.npy" in names, names
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.wait_for_function("document.querySelectorAll('#compare-gallery img').length >= 3", timeout=60000)
     assert page.outside_requests == [], page.outside_requests
 
 
@@ -214,4 +244,5 @@ def test_browser_scanpath_tab_draws_and_offers_downloads(page, painting):
     page.locator("#sp-files a[download]").nth(1).wait_for(timeout=30000)      # JSON and CSV download links
     names = page.locator("#sp-files").inner_text()
     assert "scanpaths" in names and ".csv" in names and ".json" in names, names
+    readme_screenshot(page, "scanpaths")
     assert page.outside_requests == [], page.outside_requests

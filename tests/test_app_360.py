@@ -11,7 +11,7 @@ from PIL import Image
 
 import app
 from models import studio360
-from tests.conftest import draw_image, serve_app
+from tests.conftest import draw_image, readme_screenshot, serve_app
 from tests.fake360 import FakeStreamsModel
 from tests.test_app import CHROMIUM, CHROMIUM_ARGS
 from tests.test_studio360 import write_video
@@ -160,6 +160,7 @@ def test_browser_panorama_fills_the_gallery_and_the_360_viewer(page, pano_file, 
     after = _viewer_pixels(page, tmp_path, "attention")
     assert np.abs(after - before).mean() > 1                          # and the view shows it
     assert page.outside_requests == [], page.outside_requests
+    readme_screenshot(page, "panorama")
 
 
 @pytest.mark.browser

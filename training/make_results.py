@@ -141,6 +141,75 @@ def domain_table(results_dir: Path, scanpath: dict) -> list[str]:
             "|---|---|---|---|---|", *rows, ""]
 
 
+def _best_val_row(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    r = json.loads(path.read_text())
+    return max(r["rows"], key=lambda row: row[r["select_by"]])
+
+
+def ablation_table(results_dir: Path, scanpath: dict) -> list[str]:
+    """SPGEn's coordinate loss against the closest subject vs one random subject: the val sweep's best row for
+    each (osie val, the temperature chosen there), then both on the test splits."""
+    closest = _best_val_row(results_dir / "temperature" / "osie-val-spgen.json")
+    random = _best_val_row(results_dir / "ablation" / "osie-val-spgen-random-subject.json")
+    if not closest or not random:
+        return []
+    keys = ("sequence_score", "mm_vector", "mm_direction", "mm_position", "diversity")
+    lines = ["## Loss ablation: closest subject vs a random subject (SPGEn)", "",
+             "The coordinate term of `spgen_loss` regresses each noisy sample on the closest subject's scanpath; "
+             "the ablation (`train_spgen --xy_target random`) uses one subject drawn at random per image, "
+             "everything else the same (recipe, seed, 6 epochs). Val: osie val, each model at the temperature and "
+             "sharpness its own sweep chose (`training.scanpath_temperature`); test: 3 samples per image.", "",
+             "| loss target | data | T | SequenceScore ↑ | MM shape ↑ | MM direction ↑ | MM position ↑ | diversity |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, row in (("closest subject (bundled)", closest), ("random subject", random)):
+        lines.append(f"| {name} | osie val | {row['temperature']:g} | " + " | ".join(f"{row[k]:.3f}" for k in keys) + " |")
+    for (dataset, split), rows in sorted(scanpath.items()):
+        for name, model in (("closest subject (bundled)", "spgen"), ("random subject", "spgen-random-subject")):
+            if split == "test" and model in rows:
+                m = rows[model]["metrics"]
+                lines.append(f"| {name} | {dataset} test | {rows[model]['temperature']:g} | "
+                             + " | ".join(f"{m[k]:.3f}" for k in keys) + " |")
+    return lines + [""]
+
+
+SSL_ENCODERS = (("ssl", "Barlow Twins on paintings (from ImageNet)"), ("imagenet", "ImageNet"), ("scratch", "random (scratch)"))
+
+
+def ssl_table(results_dir: Path, scanpath: dict) -> list[str]:
+    """SSLArtScanpath's decoder over three frozen encoders, and what the Barlow Twins pretraining changed."""
+    rows = []
+    for enc, what in SSL_ENCODERS:
+        label = f"sslart-{enc}"
+        val = _best_val_row(results_dir / "temperature" / f"osie-val-{label}.json")
+        for (dataset, split), models in sorted(scanpath.items()):
+            if split != "test" or label not in models:
+                continue
+            m, human = models[label]["metrics"], models.get("human", {}).get("metrics", {})
+            ratio = f"{m['sequence_score'] / human['sequence_score']:.2f}" if human else "–"
+            rows.append(f"| {what} | {dataset} test | {models[label]['temperature']:g} | {m['sequence_score']:.3f} | "
+                        f"{ratio} | {m['mm_vector']:.3f} | {m['mm_direction']:.3f} | {m['mm_position']:.3f} | "
+                        f"{m['diversity']:.3f} | {'–' if val is None else format(val['sequence_score'], '.3f')} |")
+    if not rows:
+        return []
+    lines = ["## SSLArtScanpath: self-supervised vs ImageNet vs scratch encoders", "",
+             "The light decoder (`models/sslart.py`: positional encoding, 1-D conv branches for x and y, 8 fixations) "
+             "trained on the gaze train splits over each frozen encoder (`training.train_sslart`); the temperature "
+             "chosen on osie val per encoder. Human inter-observer SequenceScore in the scanpath tables below.", ""]
+    pre = results_dir / "ssl" / "barlow.json"
+    if pre.is_file():
+        b = json.loads(pre.read_text())
+        lines += [f"Barlow Twins pretraining (`training.pretrain_barlow`, {b['epochs']} epochs on {b['n_train']} "
+                  f"paintings, {b['n_heldout']} held out): held-out Barlow loss {b['start']['val_loss']:.0f} → "
+                  f"{b['best']['val_loss']:.0f}; style retrieval (a restyled view finds its painting's other restyled "
+                  f"view among the held-out paintings, top-1, chance {b['start']['val_chance']:.3f}) "
+                  f"{b['start']['val_style_retrieval']:.3f} with the ImageNet encoder → "
+                  f"{b['best']['val_style_retrieval']:.3f} after pretraining.", ""]
+    return lines + ["| encoder | data | T | SequenceScore ↑ | / human | MM shape ↑ | MM direction ↑ | MM position ↑ | "
+                    "diversity | val SequenceScore |", "|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
+
+
 def temperature_tables(results_dir: Path) -> list[str]:
     """Markdown: for each `training.scanpath_temperature` file, quality and sample diversity per temperature."""
     lines = []
@@ -208,7 +277,8 @@ def main(argv=None) -> int:
         print(f"error: no result files under {args.results}", file=sys.stderr)
         return 2
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    extra = temperature_tables(Path(args.results)) + domain_table(Path(args.results), scanpath)
+    extra = (ssl_table(Path(args.results), scanpath) + ablation_table(Path(args.results), scanpath)
+             + temperature_tables(Path(args.results)) + domain_table(Path(args.results), scanpath))
     Path(args.out).write_text(render(saliency, scanpath, panorama, extra) + "\n")
     print(f"wrote {args.out}")
     return 0

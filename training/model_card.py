@@ -63,7 +63,7 @@ DESCRIPTIONS = {
         "360° viewing."),
 }
 PANORAMA_MODELS = {"atsal"}
-SCANPATH_MODELS = {"spgen"}
+SCANPATH_MODELS = {"spgen", "sslart"}
 DESCRIPTIONS["spgen"] = (
     "SPGEn scanpath generator (after the SPGEn description in docs/seed-models.md §2, with its released code's "
     "mistakes fixed): the trunk is EffSal (EfficientNet-Lite0 + trainable Gaussian priors + FPN decoder) "
@@ -72,6 +72,41 @@ DESCRIPTIONS["spgen"] = (
     "soft-argmax returning (x/W, y/H); a gate gives P(step t exists) as a cumulative product (the number of "
     "fixations is the count above ½) and a duration head gives log-milliseconds from the features under each "
     "fixation. Code: `models/spgen.py`; training and loss: `training/train_spgen.py`.")
+DESCRIPTIONS["sslart"] = (
+    "SSLArtScanpath (after docs/seed-models.md §1; the scanpath model was never released, so it is written from "
+    "the figure): an EfficientNet-Lite0 encoder pretrained without labels by Barlow Twins over painting styles "
+    "(two views of a painting that differ in colour statistics — taken from another painting — and in strong "
+    "photometric and texture changes; `training/pretrain_barlow.py`, starting from ImageNet), frozen; its stride-32 "
+    "features with 16 learned Gaussian priors, a 1×1 conv, flattened into an 80-position sequence plus a 2-D "
+    "positional encoding, then two 1-D conv branches (Conv1D + MaxPool1D, Conv1D + max) giving x and y of a fixed "
+    "number of fixations (8); a third branch of the same shape gives log-durations, and temperature noise "
+    "(1 − T)·h + T·ε on the standardised sequence makes samples differ. Code: `models/sslart.py`.")
+TRAINING_NOTES = {
+    "spgen": lambda c: (
+        f"- Seed {c['seed']}, batch {c['batch_size']}, AdamW (heads lr {c['lr']}, trunk lr {c['trunk_lr']}), warm-up "
+        "then cosine decay; the best-validation epoch is exported (a run cut short is exported by `--resume --epochs "
+        "N`, as the commands show). The encoder's stem and stride-4/8 stages are frozen. Training temperature drawn "
+        f"uniformly in [0, {c['max_train_T']}] per batch. Loss: per-step NLL of every subject's fixation + "
+        f"{c['w_xy']}·L1 to the closest subject's scanpath + {c['w_duration']}·L1 on log duration + "
+        f"{c['w_length']}·BCE of the length gate (see `training/train_spgen.py`)."),
+    "sslart": lambda c: (
+        f"- Encoder: `{c['encoder']}` (frozen). Seed {c['seed']}, batch {c['batch_size']}, AdamW lr {c['lr']}, warm-up "
+        "then cosine decay, over cached encoder features of every train image and its mirror image; the "
+        f"best-validation epoch is exported. Training temperature uniform in [0, {c['max_train_T']}] per batch. Loss: "
+        f"L1 to the closest subject's first {c['n_fixations']} fixations + {c['w_duration']}·L1 on log duration "
+        "(`training/train_sslart.py`)."),
+}
+LIMITATIONS = {
+    "spgen": ("Learned from free viewing of natural photographs (OSIE, MIT1003); scanpaths on paintings are a "
+              "transfer from photographs (domain adaptation to paintings is not in these weights). At most 12 "
+              "fixations are generated. The steps are predicted in parallel, so a sampled fixation does not see "
+              "where the previous sampled one landed."),
+    "sslart": ("The encoder saw paintings (without gaze) only in self-supervised pretraining; the decoder learned from "
+               "free viewing of natural photographs (OSIE, MIT1003). Every scanpath has exactly 8 fixations. The "
+               "decoder is light and was chosen on validation loss after a few epochs (it overfits beyond); see "
+               "docs/results.md for how it compares with SPGEn and with ImageNet / random encoders."),
+}
+RESULT_LABELS = {"sslart": "sslart-ssl"}           # the bundled weights' evaluation runs under this label
 SCANPATH_COLUMNS = [("sequence_score", "SequenceScore ↑"), ("mm_vector", "MM shape ↑"), ("mm_direction", "MM direction ↑"),
                     ("mm_length", "MM length ↑"), ("mm_position", "MM position ↑"), ("mm_duration", "MM duration ↑"),
                     ("sed", "SED ↓"), ("dtw", "DTW ↓"), ("diversity", "diversity")]
@@ -145,20 +180,24 @@ def write_scanpath_card(model: str, run: Path) -> Path:
     config = json.loads((run / "config.json").read_text())
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     commands = [c for c in (run / "commands.txt").read_text().splitlines() if c.strip()]
+    pretraining = ROOT / "results" / "ssl" / "barlow.json"
+    if model == "sslart" and pretraining.is_file():                 # the encoder's own run comes first
+        commands = [json.loads(pretraining.read_text())["command"]] + commands
     best = min(log, key=lambda r: r["val_loss"])
     facts = weight_facts(folder)
     sampling = json.loads((folder / "sampling.json").read_text()) if (folder / "sampling.json").is_file() else None
     table = ["| data (test split) | model | " + " | ".join(label for _, label in SCANPATH_COLUMNS) + " |",
              "|---|---|" + "---|" * len(SCANPATH_COLUMNS)]
+    label_of = RESULT_LABELS.get(model, model)
     for data in DATASETS:
-        for name in (model, "saliency-sampler", "human"):
+        for name in (label_of, "saliency-sampler", "human"):
             path = RESULTS.parent / "scanpaths" / f"{data}-test-{name}.json"
             if not path.is_file():
-                if name == model:
+                if name == label_of:
                     raise SystemExit(f"missing {path}: run `bash training/evaluate_all.sh` first")
                 continue
             r = json.loads(path.read_text())
-            label = f"**{name}**" if name == model else name + (" (ceiling)" if name == "human" else "")
+            label = f"**{model}**" if name == label_of else name + (" (ceiling)" if name == "human" else "")
             temp = f", T = {r['temperature']:g}" if r.get("temperature") is not None else ""
             table.append(f"| {data} ({r['n_images']} images{temp}) | {label} | "
                          + " | ".join(fmt(r["metrics"][k]) if k in r["metrics"] else "–" for k, _ in SCANPATH_COLUMNS) + " |")
@@ -177,22 +216,17 @@ def write_scanpath_card(model: str, run: Path) -> Path:
         "- Data: " + "; ".join(f"{n}: {v['train']} train images (fit), {v['val']} val images (early stopping)"
                                for n, v in sizes.items()) + ". Every subject's recorded scanpath (order, position, "
         "duration) of each image; test splits never used for training or selection.",
-        f"- Seed {config['seed']}, batch {config['batch_size']}, AdamW (heads lr {config['lr']}, trunk lr "
-        f"{config['trunk_lr']}), warm-up then cosine decay; the best-validation epoch is exported (a run cut short is "
-        "exported by `--resume --epochs N`, as the commands show). The "
-        "encoder's stem and stride-4/8 stages are frozen. Training temperature drawn uniformly in "
-        f"[0, {config['max_train_T']}] per batch. Loss: per-step NLL of every subject's fixation + "
-        f"{config['w_xy']}·L1 to the closest subject's scanpath + {config['w_duration']}·L1 on log duration + "
-        f"{config['w_length']}·BCE of the length gate (see `training/train_spgen.py`).",
-        f"- Ran {len(log)} epochs in {sum(r['seconds'] for r in log) / 60:.0f} min on the CPU "
+        TRAINING_NOTES[model](config),
+        f"- Ran {len(log)} epochs" + (f" in {sum(r['seconds'] for r in log) / 60:.0f} min" if all("seconds" in r for r in log)
+                                      else "") + " on the CPU "
         f"({config['threads'] or 'default'} threads). Best validation loss at epoch {best['epoch']}: "
         + ", ".join(f"{k[4:]} {v:.3f}" for k, v in best.items() if k.startswith("val_")) + ".",
     ]
     if sampling:
-        lines.append(f"- Default temperature T = {sampling['temperature']:g} and read-out sharpness "
-                     f"{sampling.get('sharpness', 1.0):g} (each fixation read from its step map raised to that power, "
-                     f"towards the map's mode), chosen on the val split by `{sampling['chosen_by']}` (best "
-                     "SequenceScore); stored in `sampling.json`.")
+        sharp = (f" and read-out sharpness {sampling['sharpness']:g} (each fixation read from its step map raised to "
+                 "that power, towards the map's mode)") if sampling.get("sharpness") is not None else ""
+        lines.append(f"- Default temperature T = {sampling['temperature']:g}{sharp}, chosen on the val split by "
+                     f"`{sampling['chosen_by']}` (best SequenceScore); stored in `sampling.json`.")
     lines += ["", "## Test-split metrics", "",
               "From `python -m training.evaluate_scanpaths --model NAME --data DATA --split test --samples 3` (run by "
               "`bash training/evaluate_all.sh`): each sampled scanpath scored against every subject's scanpath; "
@@ -202,13 +236,10 @@ def write_scanpath_card(model: str, run: Path) -> Path:
               f"{facts['bytes'] / 2**20:.1f} MiB, sha256 `{facts['sha256']}`.",
               "- `config.json`: the architecture arguments for `from_pretrained`; `sampling.json`: the default "
               "temperature.", "", "## Limitations", "",
-              "Learned from free viewing of natural photographs (OSIE, MIT1003); scanpaths on paintings are a "
-              "transfer from photographs (domain adaptation to paintings is not in these weights). At most 12 "
-              "fixations are generated. The steps are predicted in parallel, so a sampled fixation does not see "
-              "where the previous sampled one landed.", ""]
+              LIMITATIONS[model], ""]
     card = folder / "README.md"
     card.write_text("\n".join(lines))
-    _update_manifest(model, facts, commands[0])
+    _update_manifest(model, facts, next(c for c in commands if " training.train_" in c))
     return card
 
 

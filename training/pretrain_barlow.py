@@ -3,6 +3,7 @@
 
     python -m training.pretrain_barlow --paintings ../shared/data/paintings --out runs/barlow --threads 2
     python -m training.pretrain_barlow --out runs/barlow --resume          # continue after an interruption
+    python -m training.pretrain_barlow --out runs/barlow --summary results/ssl/barlow.json   # for docs/results.md
 
 Barlow Twins (Zbontar et al., ICML 2021): the cross-correlation matrix between the batch-normalised projections
 of two views should be the identity, loss = Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij², λ = 5e-3 as in the paper (the
@@ -35,7 +36,8 @@ from training.style_views import StyleViews
 
 DEFAULTS = dict(paintings="../shared/data/paintings", out="runs/barlow", init="imagenet", encoder="lite0",
                 epochs=6, batch_size=48, size=160, lr=1e-3, encoder_lr=3e-4, weight_decay=1e-4, warmup_steps=20,
-                projector=1024, lambd=5e-3, seed=0, threads=0, device="cpu", backend="", limit=0, resume=False)
+                projector=1024, lambd=5e-3, seed=0, threads=0, device="cpu", backend="", limit=0, resume=False,
+                summary="")
 
 
 def barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
@@ -105,8 +107,28 @@ def held_out_scores(model: BarlowTwins, views: StyleViews, lambd: float, seed: i
     return {"loss": float(loss), "style_retrieval": float(top1), "chance": 1.0 / len(sim)}
 
 
+def write_summary(run: Path, out: Path) -> dict:
+    """results JSON from a run's log: the starting encoder (epoch 0), the best held-out epoch, and the sizes."""
+    import json
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    config = json.loads((run / "config.json").read_text())
+    trained = [r for r in log if r["epoch"] > 0]
+    best = min(trained, key=lambda r: r["val_loss"])
+    from training.domain_adaptation import PaintingImages
+    summary = {"task": "barlow-pretraining", "command": config["command"], "epochs": len(trained),
+               "n_train": len(PaintingImages(config["paintings"], (8, 8), "train")),
+               "n_heldout": len(PaintingImages(config["paintings"], (8, 8), "val")),
+               "start": log[0], "best": best, "log": log}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
 def main(argv=None):
     cfg = parse_defaults(DEFAULTS, __doc__, argv)
+    if cfg.summary:                                   # only write the results summary of an existing run
+        write_summary(Path(cfg.out), Path(cfg.summary))
+        return
     run = start_run(cfg, argv, "training.pretrain_barlow")
     out = run.out
     from models.efficientnet_lite import create_encoder
