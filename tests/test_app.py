@@ -246,3 +246,27 @@ def test_browser_scanpath_tab_draws_and_offers_downloads(page, painting):
     assert "scanpaths" in names and ".csv" in names and ".json" in names, names
     readme_screenshot(page, "scanpaths")
     assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_scanpath_controls_change_what_is_sampled(page, painting):
+    """Scanpath model, number of scanpaths, maximum fixations, seed, temperature and 'over the saliency map'."""
+    page.get_by_role("tab", name="Scanpaths").click()
+    page.locator("#sp-image input[type=file]").set_input_files(str(painting))
+    page.locator("#sp-model input").click()
+    page.get_by_role("option", name="saliency-sampler").click()
+    page.locator("#sp-count input[type=number]").fill("2")
+    page.locator("#sp-max input[type=number]").fill("4")
+    page.locator("#sp-temperature input[type=number]").fill("0.5")
+    page.locator("#sp-seed input").fill("7")
+    page.locator("#sp-show-saliency input[type=checkbox]").check()
+    page.get_by_role("button", name="Sample scanpaths").click()
+    cells = "() => (document.querySelector('#sp-table').innerText.split('duration_ms')[1] || '').trim().split(/\\s+/)"
+    page.wait_for_function(f"({cells})().length === 40", timeout=60000)          # 2 scanpaths × 4 fixations × 5
+    first = page.evaluate(cells)
+    assert first[0:2] == ["1", "1"] and first[20:22] == ["2", "1"]                 # scanpath, order
+    page.locator("#sp-seed input").fill("8")
+    page.get_by_role("button", name="Sample scanpaths").click()
+    page.wait_for_function(f"old => {{ const c = ({cells})(); return c.length === 40 && c.join(' ') !== old; }}",
+                           arg=" ".join(first), timeout=60000)
+    assert page.outside_requests == [], page.outside_requests

@@ -148,28 +148,34 @@ def _best_val_row(path: Path) -> dict | None:
     return max(r["rows"], key=lambda row: row[r["select_by"]])
 
 
+LOSS_VARIANTS = (("closest subject (bundled)", "temperature/osie-val-spgen.json", "spgen"),
+                 ("random subject", "ablation/osie-val-spgen-random-subject.json", "spgen-random-subject"),
+                 ("no coordinate term (NLL only)", "ablation/osie-val-spgen-nll-only.json", "spgen-nll-only"))
+
+
 def ablation_table(results_dir: Path, scanpath: dict) -> list[str]:
-    """SPGEn's coordinate loss against the closest subject vs one random subject: the val sweep's best row for
-    each (osie val, the temperature chosen there), then both on the test splits."""
-    closest = _best_val_row(results_dir / "temperature" / "osie-val-spgen.json")
-    random = _best_val_row(results_dir / "ablation" / "osie-val-spgen-random-subject.json")
-    if not closest or not random:
+    """SPGEn's loss, term by term: the coordinate term against the closest subject (bundled), against one random
+    subject, and left out; each model at its own val-chosen temperature, then on the test splits."""
+    variants = [(name, _best_val_row(results_dir / val), label) for name, val, label in LOSS_VARIANTS]
+    variants = [v for v in variants if v[1] is not None]
+    if len(variants) < 2:
         return []
     keys = ("sequence_score", "mm_vector", "mm_direction", "mm_position", "diversity")
-    lines = ["## Loss ablation: closest subject vs a random subject (SPGEn)", "",
-             "The coordinate term of `spgen_loss` regresses each noisy sample on the closest subject's scanpath; "
-             "the ablation (`train_spgen --xy_target random`) uses one subject drawn at random per image, "
-             "everything else the same (recipe, seed, 6 epochs). Val: osie val, each model at the temperature and "
-             "sharpness its own sweep chose (`training.scanpath_temperature`); test: 3 samples per image.", "",
-             "| loss target | data | T | SequenceScore ↑ | MM shape ↑ | MM direction ↑ | MM position ↑ | diversity |",
+    lines = ["## Loss ablation (SPGEn)", "",
+             "`spgen_loss` = per-step NLL + w_xy · L1 of the noisy soft-argmax path to the *closest* subject + "
+             "duration + length terms. Ablations, everything else the same (recipe, seed, 6 epochs): "
+             "`train_spgen --xy_target random` (one subject drawn at random per image) and `--w_xy 0` (no coordinate "
+             "term). Val: osie val, each model at the temperature its own sweep chose (sharpness 3, "
+             "`training.scanpath_temperature`); test: 3 samples per image.", "",
+             "| loss | data | T | SequenceScore ↑ | MM shape ↑ | MM direction ↑ | MM position ↑ | diversity |",
              "|---|---|---|---|---|---|---|---|"]
-    for name, row in (("closest subject (bundled)", closest), ("random subject", random)):
+    for name, row, _ in variants:
         lines.append(f"| {name} | osie val | {row['temperature']:g} | " + " | ".join(f"{row[k]:.3f}" for k in keys) + " |")
     for (dataset, split), rows in sorted(scanpath.items()):
-        for name, model in (("closest subject (bundled)", "spgen"), ("random subject", "spgen-random-subject")):
-            if split == "test" and model in rows:
-                m = rows[model]["metrics"]
-                lines.append(f"| {name} | {dataset} test | {rows[model]['temperature']:g} | "
+        for name, _, label in variants:
+            if split == "test" and label in rows:
+                m = rows[label]["metrics"]
+                lines.append(f"| {name} | {dataset} test | {rows[label]['temperature']:g} | "
                              + " | ".join(f"{m[k]:.3f}" for k in keys) + " |")
     return lines + [""]
 
@@ -181,8 +187,8 @@ def ssl_table(results_dir: Path, scanpath: dict) -> list[str]:
     """SSLArtScanpath's decoder over three frozen encoders, and what the Barlow Twins pretraining changed."""
     rows = []
     for enc, what in SSL_ENCODERS:
-        label = f"sslart-{enc}"
-        val = _best_val_row(results_dir / "temperature" / f"osie-val-{label}.json")
+        label = "sslart" if enc == "ssl" else f"sslart-{enc}"           # the SSL one is the bundled `sslart`
+        val = _best_val_row(results_dir / "temperature" / f"osie-val-sslart-{enc}.json")
         for (dataset, split), models in sorted(scanpath.items()):
             if split != "test" or label not in models:
                 continue

@@ -106,7 +106,7 @@ LIMITATIONS = {
                "decoder is light and was chosen on validation loss after a few epochs (it overfits beyond); see "
                "docs/results.md for how it compares with SPGEn and with ImageNet / random encoders."),
 }
-RESULT_LABELS = {"sslart": "sslart-ssl"}           # the bundled weights' evaluation runs under this label
+RESULT_LABELS: dict[str, str] = {}                  # a model whose bundled weights were evaluated under another label
 SCANPATH_COLUMNS = [("sequence_score", "SequenceScore ↑"), ("mm_vector", "MM shape ↑"), ("mm_direction", "MM direction ↑"),
                     ("mm_length", "MM length ↑"), ("mm_position", "MM position ↑"), ("mm_duration", "MM duration ↑"),
                     ("sed", "SED ↓"), ("dtw", "DTW ↓"), ("diversity", "diversity")]
