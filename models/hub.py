@@ -83,3 +83,10 @@ def resolve_weights(name: str, weights: str | None, endpoint: str | None = None,
     if not (folder / "model.safetensors").is_file():
         raise FileNotFoundError(f"{folder}: no model.safetensors (only save_pretrained folders with safetensors load)")
     return folder, ""
+
+
+def sampling_settings(folder: str | Path) -> dict:
+    """The sampling defaults stored next to a scanpath model's weights (sampling.json: the temperature and, for
+    SPGEn, the read-out sharpness chosen on val scanpaths); {} when there are none."""
+    path = Path(folder) / "sampling.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -189,12 +188,9 @@ class SPGEnScanpathModel:
 def load_spgen(weights: str | None = None) -> SPGEnScanpathModel:
     """weights: None = bundled assets/weights/spgen, a save_pretrained folder, or 'hub:REPO@REV'. The default
     temperature is the one stored next to the weights (chosen on val scanpaths), else 0.2."""
-    import json
-
-    from models.hub import resolve_weights
+    from models.hub import resolve_weights, sampling_settings
     folder, notice = resolve_weights("spgen", weights)
-    sampling = Path(folder) / "sampling.json"
-    settings = json.loads(sampling.read_text()) if sampling.is_file() else {}
+    settings = sampling_settings(folder)
     return SPGEnScanpathModel(SPGEn.from_pretrained(str(folder), strict=True), notice,
                               settings.get("temperature", 0.2), settings.get("sharpness", 1.0))
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -141,12 +140,9 @@ class SSLArtScanpathModel:
 def load_sslart(weights: str | None = None) -> SSLArtScanpathModel:
     """weights: None = bundled assets/weights/sslart, a save_pretrained folder, or 'hub:REPO@REV'; the default
     temperature is read from sampling.json next to the weights (chosen on val scanpaths), else 0.2."""
-    import json
-
-    from models.hub import resolve_weights
+    from models.hub import resolve_weights, sampling_settings
     folder, notice = resolve_weights("sslart", weights)
-    sampling = Path(folder) / "sampling.json"
-    settings = json.loads(sampling.read_text()) if sampling.is_file() else {}
+    settings = sampling_settings(folder)
     return SSLArtScanpathModel(SSLArt.from_pretrained(str(folder), strict=True), notice,
                                settings.get("temperature", 0.2))
 

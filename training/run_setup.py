@@ -95,3 +95,13 @@ def end_epoch(out: Path, record: dict, model, optimizer, epoch: int, best_loss: 
                 **{key: module.state_dict() for key, module in (extra or {}).items()},
                 "best_loss": best_loss, "bad_epochs": bad_epochs, "step": step,
                 "torch_rng": torch.get_rng_state()}, out / "ckpt.pt")
+
+
+def export_best(best_path: Path, folder: Path, build) -> None:
+    """Write the best checkpoint (`{"model": state_dict, "epoch": ...}`, loaded weights-only) as an fp16
+    save_pretrained folder; `build(state_dict)` returns the empty network with the right architecture."""
+    ckpt = torch.load(best_path, map_location="cpu", weights_only=True)
+    model = build(ckpt["model"])
+    model.load_state_dict(ckpt["model"])
+    model.half().save_pretrained(folder)
+    print(f"exported {best_path} (epoch {ckpt['epoch'] + 1}) → {folder}")

@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from training.losses import closest_subject_l1
-from training.run_setup import end_epoch, lr_scale, parse_defaults, resume_checkpoint, start_run
+from training.run_setup import end_epoch, export_best, lr_scale, parse_defaults, resume_checkpoint, start_run
 from training.scanpath_data import ScanpathTrainingSet
 
 DEFAULTS = dict(data="osie,mit1003", init="assets/weights/effsal-lite0", out="runs/spgen", epochs=6, batch_size=8,
@@ -225,7 +225,7 @@ def main(argv=None):
             print(f"stopping after {cfg.max_minutes} minutes (resume with --resume)")
             break
     if cfg.export:
-        export_best(out / "best.pt", Path(cfg.export))
+        export_spgen(out / "best.pt", Path(cfg.export))
 
 
 def _forever(loader):
@@ -233,14 +233,9 @@ def _forever(loader):
         yield from loader
 
 
-def export_best(best_path: Path, folder: Path) -> None:
+def export_spgen(best_path: Path, folder: Path) -> None:
     from models.spgen import SPGEn
-    ckpt = torch.load(best_path, map_location="cpu", weights_only=True)
-    arch = {"max_fixations": ckpt["model"]["step_embedding"].shape[0]}
-    model = SPGEn(arch)
-    model.load_state_dict(ckpt["model"])
-    model.half().save_pretrained(folder)
-    print(f"exported {best_path} → {folder}")
+    export_best(best_path, folder, lambda state: SPGEn({"max_fixations": state["step_embedding"].shape[0]}))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 from tqdm import tqdm
 
 from training.losses import closest_subject_l1
-from training.run_setup import lr_scale, parse_defaults, start_run
+from training.run_setup import export_best, lr_scale, parse_defaults, start_run
 from training.scanpath_data import ScanpathTrainingSet
 
 DEFAULTS = dict(encoder="imagenet", data="osie,mit1003", out="runs/sslart", epochs=60, batch_size=32, lr=2e-3,
@@ -130,16 +130,8 @@ def main(argv=None):
         if epoch % 10 == 9 or epoch == cfg.epochs - 1:
             print(json.dumps(record), flush=True)
     if cfg.export:
-        export_best(out / "best.pt", Path(cfg.export), n)
-
-
-def export_best(best_path: Path, folder: Path, n_fixations: int) -> None:
-    from models.sslart import SSLArt
-    ckpt = torch.load(best_path, map_location="cpu", weights_only=True)
-    model = SSLArt({"n_fixations": n_fixations})
-    model.load_state_dict(ckpt["model"])
-    model.half().save_pretrained(folder)
-    print(f"exported {best_path} (epoch {ckpt['epoch'] + 1}) → {folder}")
+        from models.sslart import SSLArt
+        export_best(out / "best.pt", Path(cfg.export), lambda state: SSLArt({"n_fixations": n}))
 
 
 if __name__ == "__main__":
