@@ -170,25 +170,31 @@ def build_demo() -> gr.Blocks:
     default = DEFAULT["saliency"] if DEFAULT["saliency"] in models else models[0]
     pano_models = studio360.panorama_models()
     pano_default = DEFAULT["panorama"] if DEFAULT["panorama"] in pano_models else pano_models[0]
-    gr.set_static_paths([VIEWER_DIR, studio360.texture_dir()])      # viewer scripts and textures, served as is
+    examples, examples_message = gallery.fetch_examples()
+    example_dirs = sorted({str(Path(e["path"]).parent) for e in examples})
+    # viewer scripts, its textures and the example paintings, served as they are
+    gr.set_static_paths([VIEWER_DIR, studio360.texture_dir(), *example_dirs])
     pannellum = f"{_file_url(VIEWER_DIR / 'pannellum')}"
     viewer_head = (f'<link rel="stylesheet" href="{pannellum}/pannellum.css">'
                    f'<script src="{pannellum}/pannellum.js"></script>'
                    f'<script src="{_file_url(VIEWER_DIR / "pano-viewer.js")}"></script>')
-    examples, examples_message = gallery.fetch_examples()
     sp_models = scanpath_view.scanpath_models()
     sp_default = DEFAULT["scanpath"] if DEFAULT["scanpath"] in sp_models else sp_models[0]
     sp_temperature_default = scanpath_view.default_temperature(sp_default)
 
-    def painting_examples(target):
-        """The example paintings as clickable thumbnails filling `target`, or a line saying why there are none."""
-        if not examples:
-            gr.Markdown(f"<small>{examples_message}</small>", elem_classes="examples-message")
-            return
-        gr.Examples([[e["path"]] for e in examples], [target], label="Example paintings (public domain)",
-                    example_labels=[e["label"] for e in examples], examples_per_page=20)
+    def painting_examples(target, elem_id: str):
+        """The example paintings as captioned thumbnails; a click loads one into `target`. Or a line saying why
+        there are none."""
+        if examples:
+            thumbs = gr.Gallery([(e["path"], e["label"]) for e in examples], label="Example paintings (public "
+                                "domain) — click one to load it", columns=10, height="auto", allow_preview=False,
+                                object_fit="cover", elem_id=elem_id)
+            thumbs.select(pick_example, None, target, api_visibility="private")
         if examples_message:
             gr.Markdown(f"<small>{examples_message}</small>", elem_classes="examples-message")
+
+    def pick_example(evt: gr.SelectData):
+        return examples[evt.index]["path"]
 
     # Gradio's copies of uploads and outputs older than an hour are deleted every hour (ours: models/outputs.py).
     with gr.Blocks(title="Visual-attention studio", delete_cache=(3600, 3600)) as demo:
@@ -217,7 +223,7 @@ def build_demo() -> gr.Blocks:
                     gr.HTML(studio.legend_html("inferno"))
                 ov_paths = gr.Image(label="Sampled scanpaths (numbered fixations, circle area ∝ duration)",
                                     type="numpy", interactive=False, elem_id="ov-scanpaths")
-            painting_examples(ov_image)
+            painting_examples(ov_image, "ov-examples")
             ov_go.click(run_overview, [ov_image, ov_count, ov_temperature, ov_seed],
                         [ov_overlay, ov_paths, ov_table, ov_reading], api_name="overview")
         with gr.Tab("Saliency"):
@@ -235,7 +241,7 @@ def build_demo() -> gr.Blocks:
                     legend = gr.HTML(studio.legend_html("inferno"), elem_id="legend")
                     info = gr.Markdown(label="Model")
             colormap.change(studio.legend_html, colormap, legend, api_visibility="private")
-            painting_examples(image)
+            painting_examples(image, "sal-examples")
             with gr.Row():
                 raw = gr.Image(label="Saliency map", type="numpy", interactive=False)
                 slider = gr.ImageSlider(label="Before / after", type="numpy", interactive=False)
@@ -276,7 +282,7 @@ def build_demo() -> gr.Blocks:
                                file_count="multiple", interactive=False, elem_id="sp-files")
             sp_table = gr.Dataframe(headers=["scanpath", "order", "x", "y", "duration_ms"], label="Fixations",
                                     interactive=False, elem_id="sp-table")
-            painting_examples(sp_image)
+            painting_examples(sp_image, "sp-examples")
             sp_model.change(scanpath_view.default_temperature, sp_model, sp_temperature, api_visibility="private")
             sp_go.click(run_scanpaths, [sp_image, sp_model, sp_count, sp_temperature, sp_max, sp_seed, sp_show],
                         [sp_drawing, sp_gif, sp_files, sp_table], api_name="scanpaths")
