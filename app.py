@@ -288,7 +288,10 @@ def build_demo() -> gr.Blocks:
                         [sp_drawing, sp_gif, sp_files, sp_table], api_name="scanpaths")
         with gr.Tab("360°"):
             gr.Markdown("Upload an equirectangular 360° panorama (twice as wide as high) or a 360° video. "
-                        "Every stream of the model is shown side by side; explore one in the 360° viewer.")
+                        "Every stream of the model is shown side by side; explore one in the 360° viewer. "
+                        "ATSal's streams: **attention** looks at the whole sphere at once; the **experts** look at "
+                        "the six cube faces (a *poles* expert for up and down, an *equator* expert for the four "
+                        "sides); **fused** combines them (attention × experts^γ) and is usually the best guess.")
             pano_state = gr.State(None)
             with gr.Row():
                 with gr.Column(scale=1):
@@ -307,6 +310,8 @@ def build_demo() -> gr.Blocks:
                     pano_info = gr.Markdown(label="Model")
             pano_gallery = gr.Gallery(label="Streams side by side", columns=3, height="auto", fit_columns=False,
                                       object_fit="contain", elem_id="pano-streams")
+            pano_legend = gr.HTML(studio.legend_html("inferno"), elem_id="pano-legend")
+            pano_colormap.change(studio.legend_html, pano_colormap, pano_legend, api_visibility="private")
             pano_go.click(run_panorama, [pano_image, pano_model, pano_stream, pano_colormap, pano_opacity],
                           [pano_gallery, viewer, pano_stream, pano_state, pano_info], api_name="panorama")
             pano_stream.input(restyle_viewer, [pano_state, pano_stream, pano_colormap, pano_opacity], viewer,
