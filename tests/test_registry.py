@@ -130,3 +130,17 @@ def test_atsal_streams_and_fusion():
     assert np.allclose(streams["fused"], fuse(streams["attention"], streams["experts"], gamma))
     product = streams["attention"] * streams["experts"] ** gamma
     assert np.allclose(streams["fused"], product / product.sum())
+
+
+def test_a_trained_model_without_bundled_weights_is_hidden_but_loads_from_a_folder():
+    from models.registry import _UNBUNDLED, register_if_bundled
+    calls = []
+    try:
+        assert register_if_bundled("scanpath", "no-such-weights", lambda weights=None: calls.append(weights) or weights,
+                                   "a model whose weights are not in assets/") is False
+        assert "no-such-weights" not in list_models()
+        with pytest.raises(ValueError, match="unknown model"):
+            create_model("no-such-weights")
+        assert create_model("no-such-weights", weights="some/folder") == "some/folder" and calls == ["some/folder"]
+    finally:
+        _UNBUNDLED.pop("no-such-weights", None)
