@@ -300,8 +300,10 @@ def build_demo() -> gr.Blocks:
                                              elem_id="pano-model")
                     pano_stream = gr.Radio(list(studio360.STREAM_ORDER), value="fused", elem_id="pano-stream",
                                            label="Stream in the viewer (the model's own after predicting)")
-                    pano_colormap = gr.Dropdown(list(studio.COLORMAPS), value="inferno", label="Colormap")
-                    pano_opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity")
+                    pano_colormap = gr.Dropdown(list(studio.COLORMAPS), value="inferno", label="Colormap",
+                                                elem_id="pano-colormap")
+                    pano_opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity",
+                                             elem_id="pano-opacity")
                     pano_go = gr.Button("Predict 360° saliency", variant="primary")
                 with gr.Column(scale=2):
                     viewer = gr.HTML(None, label="360° viewer texture", elem_id="pano-viewer", head=viewer_head,
@@ -346,8 +348,9 @@ def build_demo() -> gr.Blocks:
                 pred_file = gr.File(label="Predicted map (.png/.jpg/.npy)", type="filepath", elem_id="pred-file")
                 gt_file = gr.File(label="Ground truth (map or fixations .csv)", type="filepath", elem_id="gt-file")
             with gr.Row():
-                protocol = gr.Radio(["mit", "tuebingen"], value="mit", label="Protocol")
-                sigma = gr.Number(24.0, label="Blur σ (px) for fixation ground truth", minimum=1, maximum=200)
+                protocol = gr.Radio(["mit", "tuebingen"], value="mit", label="Protocol", elem_id="eval-protocol")
+                sigma = gr.Number(24.0, label="Blur σ (px) for fixation ground truth", minimum=1, maximum=200,
+                                  elem_id="eval-sigma")
             score = gr.Button("Score", variant="primary")
             table = gr.Dataframe(headers=["metric", "value"], label="Metrics", interactive=False, elem_id="metrics")
             score.click(run_evaluate, [pred_file, gt_file, protocol, sigma], table, api_name="evaluate")

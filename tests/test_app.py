@@ -232,6 +232,19 @@ def test_browser_evaluate_tab_shows_the_error_and_stays_usable(page, tmp_path):
     page.locator("#gt-file input[type=file]").set_input_files(str(tmp_path / "bad.csv"))
     page.get_by_role("button", name="Score").click()
     page.get_by_text("columns x and y").first.wait_for(timeout=30000)
+    # the same tab keeps working: a valid CSV, the other protocol and another blur give a metrics table
+    pred = np.zeros((20, 20))
+    pred[5:9, 5:9] = 1.0
+    np.save(tmp_path / "pred2.npy", pred)
+    (tmp_path / "good.csv").write_text("x,y\n6,6\n7,7\n15,3\n")
+    for box, new in (("#pred-file", "pred2.npy"), ("#gt-file", "good.csv")):
+        page.locator(f"{box} button[aria-label='Clear']").click()          # the user removes the file first
+        page.locator(f"{box} input[type=file]").set_input_files(str(tmp_path / new))
+    page.locator("#eval-protocol").get_by_label("tuebingen").check()
+    page.locator("#eval-sigma input").fill("3")
+    page.get_by_role("button", name="Score").click()
+    page.wait_for_function("document.querySelector('#metrics').innerText.includes('NSS')", timeout=30000)
+    assert "AUC-Judd" in page.locator("#metrics").inner_text()
     assert page.outside_requests == [], page.outside_requests
 
 

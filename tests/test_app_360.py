@@ -189,3 +189,27 @@ def test_browser_non_equirectangular_upload_shows_the_error_and_stays_usable(pag
     page.get_by_role("button", name="Predict 360° saliency").click()
     page.wait_for_function(VIEWER_READY, arg=previous, timeout=60000)   # the server is still up
     assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_colormap_and_opacity_restyle_the_streams_and_the_viewer(page, pano_file):
+    page.locator("#pano-image input[type=file]").set_input_files(str(pano_file))
+    page.locator("#pano-model input").click()
+    page.get_by_role("option", name="fake-streams").click()
+    page.get_by_role("button", name="Predict 360° saliency").click()
+    page.wait_for_function("document.querySelectorAll('#pano-streams img').length >= 6", timeout=60000)
+    page.wait_for_function(VIEWER_READY, arg="", timeout=30000)
+    host = page.locator("#pano-viewer .pano-host")
+    first = host.get_attribute("data-texture")
+    panels = page.locator("#pano-streams img").first.get_attribute("src")
+    page.locator("#pano-colormap input").click()
+    page.get_by_role("option", name="jet").click()
+    page.wait_for_function(VIEWER_READY, arg=first, timeout=30000)       # a recoloured texture in the viewer
+    page.wait_for_function("s => document.querySelector('#pano-streams img').getAttribute('src') !== s", arg=panels,
+                           timeout=30000)                                 # and recoloured panels
+    assert "#00007f" in page.locator("#pano-legend").inner_html().lower()  # jet's dark blue starts the legend
+    second = host.get_attribute("data-texture")
+    page.locator("#pano-opacity input[type=range]").fill("0.2")
+    page.locator("#pano-opacity input[type=range]").dispatch_event("pointerup")
+    page.wait_for_function(VIEWER_READY, arg=second, timeout=30000)      # opacity applies on release
+    assert page.outside_requests == [], page.outside_requests
