@@ -45,13 +45,14 @@ def run_saliency(image, model_name, colormap, opacity):
     if image is None:
         raise gr.Error("Upload an image first.", print_exception=False)
     try:
-        over, heat, density = studio.saliency_view(image, model_name, colormap, opacity)
+        rgb = studio.as_rgb(image)                                  # decode the upload once
+        over, heat, density = studio.saliency_view(rgb, model_name, colormap, opacity)
         png, npy = studio.save_map_files(density, stem=f"saliency-{model_name}")
     except ValueError as err:
         _fail(err)
     notice = studio.model_notice(model_name)
     info = f"**{model_name}** — {studio.describe(model_name)}" + (f"\n\n⚠️ {notice}" if notice else "")
-    return over, heat, (np.asarray(studio.as_rgb(image)), over), [png, npy], info
+    return over, heat, (rgb, over), [png, npy], info
 
 
 def run_compare(image, model_names, colormap, opacity):
@@ -60,7 +61,8 @@ def run_compare(image, model_names, colormap, opacity):
     if not model_names:
         raise gr.Error("Pick at least one model to compare.", print_exception=False)
     try:
-        return [(studio.saliency_view(image, m, colormap, opacity)[0], m) for m in model_names]
+        rgb = studio.as_rgb(image)
+        return [(studio.saliency_view(rgb, m, colormap, opacity)[0], m) for m in model_names]
     except ValueError as err:
         _fail(err)
 

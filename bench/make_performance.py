@@ -101,6 +101,19 @@ def peers_section(report: dict) -> list[str]:
     return lines
 
 
+def tabs_section(report: dict) -> list[str]:
+    lines = [f"## Each tab's whole path ({report['threads']} threads)", "",
+             f"`{report['command']}` on {report['date']}: the app's handler for each tab, what a user waits for after "
+             "pressing the button (1024×768 painting; 360°: 2048×1024 panorama; default models; loading, inference, "
+             "drawing, file export), median of the timed calls after a warm-up, and the functions with the most "
+             "cumulative time in one profiled call (cProfile).", "",
+             "| tab | median (ms) | where the time goes (cumulative ms) |", "|---|---|---|"]
+    for r in report["rows"]:
+        top = "; ".join(f"`{t['function']}` {t['cumulative_s'] * 1000:.0f}" for t in r["top"][1:5])
+        lines.append(f"| {r['tab']} | {r['median_ms']:.0f} | {top} |")
+    return lines + [""]
+
+
 def load_section(report: dict) -> list[str]:
     lines = [f"## Load: {report['requests']} requests from {report['clients']} concurrent clients", "",
              "`python -m bench.load_test`: a fresh app on 127.0.0.1 (queue concurrency 2, "
@@ -128,6 +141,8 @@ def main() -> None:
         lines += video_section(json.loads((RESULTS / "video.json").read_text()))
     if (RESULTS / "peers.json").is_file():
         lines += peers_section(json.loads((RESULTS / "peers.json").read_text()))
+    if (RESULTS / "tabs.json").is_file():
+        lines += tabs_section(json.loads((RESULTS / "tabs.json").read_text()))
     if (RESULTS / "load.json").is_file():
         lines += load_section(json.loads((RESULTS / "load.json").read_text()))
     DOC.write_text("\n".join(lines))

@@ -115,6 +115,10 @@ def animate_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | Non
     folder = Path(out_dir) if out_dir else output_dir("scanpaths-")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "scanpaths.gif"
+    # One palette for every frame, from the last one (it holds the painting and every path's colour): GIF
+    # encoding then skips a median-cut quantisation per frame, ~20× faster (bench/profile_tabs.py).
+    palette = frames[-1].quantize(256, method=Image.Quantize.FASTOCTREE)
+    frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=False)
     return str(path)
 

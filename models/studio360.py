@@ -136,12 +136,21 @@ def stream_label(name: str) -> str:
     return STREAM_LABELS.get(name, name)
 
 
+PANEL_WIDTH = 1024        # gallery panels; the 360° viewer keeps the full resolution
+
+
 def stream_images(image, streams: dict[str, np.ndarray], colormap: str = "inferno",
-                  opacity: float = 0.6) -> list[tuple[np.ndarray, str]]:
-    """One heatmap-over-panorama RGB image per stream, with its label (for a gallery)."""
+                  opacity: float = 0.6, max_width: int = PANEL_WIDTH) -> list[tuple[np.ndarray, str]]:
+    """One heatmap-over-panorama RGB image per stream, with its label (for a gallery), at most `max_width`
+    wide: colouring and blending five 2048-wide panels was 40 % of the 360° tab's time (bench/profile_tabs.py)."""
     if not streams:
         raise ValueError("no streams to show")
-    rgb = _match(image, next(iter(streams.values())).shape)
+    h, w = next(iter(streams.values())).shape
+    if w > max_width:
+        size = (max_width, max(1, round(h * max_width / w)))
+        streams = {k: cv2.resize(np.asarray(m, np.float32), size, interpolation=cv2.INTER_AREA) for k, m in streams.items()}
+        h, w = size[1], size[0]
+    rgb = _match(image, (h, w))
     return [(overlay(rgb, m, colormap, opacity), stream_label(name)) for name, m in streams.items()]
 
 

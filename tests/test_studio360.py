@@ -100,8 +100,10 @@ def test_large_panoramas_are_downscaled_to_the_working_width():
     big = np.zeros((1536, 3072, 3), np.uint8)
     streams = studio360.panorama_streams(big, "equator-bias")
     assert streams["fused"].shape == (studio360.MAX_WIDTH // 2, studio360.MAX_WIDTH)
-    panels = studio360.stream_images(big, streams)                 # the image follows the maps' size
-    assert panels[0][0].shape == (studio360.MAX_WIDTH // 2, studio360.MAX_WIDTH, 3)
+    panels = studio360.stream_images(big, streams)                 # gallery panels are at most PANEL_WIDTH wide
+    assert panels[0][0].shape == (studio360.PANEL_WIDTH // 2, studio360.PANEL_WIDTH, 3)
+    full = studio360.stream_images(big, streams, max_width=studio360.MAX_WIDTH)   # the image follows the maps
+    assert full[0][0].shape == (studio360.MAX_WIDTH // 2, studio360.MAX_WIDTH, 3)
 
 
 def test_viewer_texture_blends_at_the_given_opacity(tmp_path):
