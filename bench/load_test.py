@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+
+from bench.inputs import write_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
@@ -54,21 +55,6 @@ def start_app(port: int, threads: int) -> subprocess.Popen:
     raise RuntimeError("the app did not start within 120 s")
 
 
-def inputs(folder: Path) -> dict:
-    rng = np.random.default_rng(0)
-    painting = folder / "painting.png"
-    img = (rng.random((300, 400, 3)) * 60 + 60).astype(np.uint8)
-    img[100:200, 150:250] = 230
-    Image.fromarray(img).save(painting)
-    pano = folder / "pano.jpg"
-    Image.fromarray((rng.random((512, 1024, 3)) * 255).astype(np.uint8)).save(pano)
-    pred = folder / "pred.npy"
-    np.save(pred, rng.random((300, 400)))
-    gt = folder / "gt.csv"
-    gt.write_text("x,y\n" + "\n".join(f"{x},{y}" for x, y in rng.integers(0, 300, (20, 2))) + "\n")
-    return {"painting": painting, "pano": pano, "pred": pred, "gt": gt}
-
-
 def calls(files: dict):
     from gradio_client import handle_file
     p = lambda: handle_file(str(files["painting"]))   # noqa: E731
@@ -94,7 +80,7 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
     try:
         url = f"http://127.0.0.1:{port}/"
         with tempfile.TemporaryDirectory() as tmp:
-            files = inputs(Path(tmp))
+            files = write_inputs(Path(tmp))
             plan = calls(files)
             rss_start = server_rss_mib(proc.pid)
             per_client = [Client(url, verbose=False) for _ in range(clients)]

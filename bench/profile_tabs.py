@@ -17,33 +17,22 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+from bench.inputs import write_inputs
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "bench" / "tabs.json"
 
 
 def handlers(folder: Path) -> dict:
     import app
-    rng = np.random.default_rng(0)
-    painting = folder / "painting.png"
-    img = (rng.random((768, 1024, 3)) * 80 + 60).astype(np.uint8)
-    img[250:500, 400:700] = 230
-    Image.fromarray(img).save(painting)
-    pano = folder / "pano.jpg"
-    Image.fromarray((rng.random((1024, 2048, 3)) * 255).astype(np.uint8)).save(pano)
-    pred = folder / "pred.npy"
-    np.save(pred, rng.random((768, 1024)))
-    gt = folder / "gt.csv"
-    gt.write_text("x,y\n" + "\n".join(f"{x},{y}" for x, y in rng.integers(0, 760, (40, 2))) + "\n")
-    p = str(painting)
+    files = write_inputs(folder, painting_hw=(768, 1024), pano_hw=(1024, 2048), n_fixations=40)
+    p, pano, pred, gt = (str(files[k]) for k in ("painting", "pano", "pred", "gt"))
     return {
         "overview": lambda: app.run_overview(p, 3, 0.3, 0),
         "saliency": lambda: app.run_saliency(p, "effsal-lite0", "inferno", 0.6),
         "compare": lambda: app.run_compare(p, app.studio.upload_models(), "inferno", 0.6),
         "scanpaths": lambda: app.run_scanpaths(p, "spgen", 3, 0.3, 10, 0, False),
-        "panorama": lambda: app.run_panorama(str(pano), "atsal", "fused", "inferno", 0.6),
-        "evaluate": lambda: app.run_evaluate(str(pred), str(gt), "mit", 24.0),
+        "panorama": lambda: app.run_panorama(pano, "atsal", "fused", "inferno", 0.6),
+        "evaluate": lambda: app.run_evaluate(pred, gt, "mit", 24.0),
     }
 
 

@@ -140,14 +140,19 @@ def _viewer_pixels(page, tmp_path, name) -> np.ndarray:
     return np.asarray(Image.open(shot).convert("RGB")).astype(int)
 
 
-@pytest.mark.browser
-def test_browser_panorama_fills_the_gallery_and_the_360_viewer(page, pano_file, tmp_path):
+def _predict_with_fake_streams(page, pano_file) -> None:
+    """Upload the panorama, pick the six-stream test model, predict, wait for the panels and the viewer."""
     page.locator("#pano-image input[type=file]").set_input_files(str(pano_file))
     page.locator("#pano-model input").click()
     page.get_by_role("option", name="fake-streams").click()
     page.get_by_role("button", name="Predict 360° saliency").click()
     page.wait_for_function("document.querySelectorAll('#pano-streams img').length >= 6", timeout=60000)
     page.wait_for_function(VIEWER_READY, arg="", timeout=30000)
+
+
+@pytest.mark.browser
+def test_browser_panorama_fills_the_gallery_and_the_360_viewer(page, pano_file, tmp_path):
+    _predict_with_fake_streams(page, pano_file)
     host = page.locator("#pano-viewer .pano-host")
     first = host.get_attribute("data-texture")
     assert first.startswith("gradio_api/file=")
@@ -193,12 +198,7 @@ def test_browser_non_equirectangular_upload_shows_the_error_and_stays_usable(pag
 
 @pytest.mark.browser
 def test_browser_colormap_and_opacity_restyle_the_streams_and_the_viewer(page, pano_file):
-    page.locator("#pano-image input[type=file]").set_input_files(str(pano_file))
-    page.locator("#pano-model input").click()
-    page.get_by_role("option", name="fake-streams").click()
-    page.get_by_role("button", name="Predict 360° saliency").click()
-    page.wait_for_function("document.querySelectorAll('#pano-streams img').length >= 6", timeout=60000)
-    page.wait_for_function(VIEWER_READY, arg="", timeout=30000)
+    _predict_with_fake_streams(page, pano_file)
     host = page.locator("#pano-viewer .pano-host")
     first = host.get_attribute("data-texture")
     panels = page.locator("#pano-streams img").first.get_attribute("src")
