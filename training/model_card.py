@@ -103,8 +103,11 @@ LIMITATIONS = {
               "where the previous sampled one landed."),
     "sslart": ("The encoder saw paintings (without gaze) only in self-supervised pretraining; the decoder learned from "
                "free viewing of natural photographs (OSIE, MIT1003). Every scanpath has exactly 8 fixations. The "
-               "decoder is light and was chosen on validation loss after a few epochs (it overfits beyond); see "
-               "docs/results.md for how it compares with SPGEn and with ImageNet / random encoders."),
+               "decoder is light and was chosen on validation loss after a few epochs (it overfits beyond); it "
+               "regresses coordinates, so its scanpaths sit between the places people look more than SPGEn's do, "
+               "and the temperature barely changes them (the max over positions in each branch absorbs the noise: "
+               "see the diversity column). docs/results.md compares it with SPGEn and with ImageNet / random "
+               "encoders."),
 }
 RESULT_LABELS: dict[str, str] = {}                  # a model whose bundled weights were evaluated under another label
 SCANPATH_COLUMNS = [("sequence_score", "SequenceScore ↑"), ("mm_vector", "MM shape ↑"), ("mm_direction", "MM direction ↑"),
