@@ -12,6 +12,8 @@ import numpy as np
 
 from models import DEFAULT
 from models import gallery, overview, scanpath_view, studio, studio360
+from models.memory import limit_malloc_arenas, releases_memory
+from models.outputs import image_files
 from training import evaluate_maps
 
 VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
@@ -41,6 +43,7 @@ def _fail(err: Exception):
     raise gr.Error(str(err), print_exception=False)
 
 
+@releases_memory
 def run_saliency(image, model_name, colormap, opacity):
     if image is None:
         raise gr.Error("Upload an image first.", print_exception=False)
@@ -52,9 +55,12 @@ def run_saliency(image, model_name, colormap, opacity):
         _fail(err)
     notice = studio.model_notice(model_name)
     info = f"**{model_name}** — {studio.describe(model_name)}" + (f"\n\n⚠️ {notice}" if notice else "")
-    return over, heat, (rgb, over), [png, npy], info
+    files = image_files("saliency-", {"painting": rgb, f"overlay-{model_name}": over, f"map-{model_name}": heat})
+    over, heat = files[f"overlay-{model_name}"], files[f"map-{model_name}"]
+    return over, heat, (files["painting"], over), [png, npy], info
 
 
+@releases_memory
 def run_compare(image, model_names, colormap, opacity):
     if image is None:
         raise gr.Error("Upload an image first.", print_exception=False)
@@ -62,11 +68,13 @@ def run_compare(image, model_names, colormap, opacity):
         raise gr.Error("Pick at least one model to compare.", print_exception=False)
     try:
         rgb = studio.as_rgb(image)
-        return [(studio.saliency_view(rgb, m, colormap, opacity)[0], m) for m in model_names]
+        panels = {m: studio.saliency_view(rgb, m, colormap, opacity)[0] for m in model_names}
+        return [(path, m) for m, path in image_files("compare-", panels).items()]
     except ValueError as err:
         _fail(err)
 
 
+@releases_memory
 def run_overview(image, n_scanpaths, temperature, seed):
     if image is None:
         raise gr.Error("Upload an image first (or click one of the example paintings).", print_exception=False)
@@ -76,11 +84,13 @@ def run_overview(image, n_scanpaths, temperature, seed):
     except ValueError as err:
         _fail(err)
     m = result["models"]
+    files = image_files("overview-", {"attention": result["overlay"], "scanpaths": result["scanpaths"]})
     note = (f"\n\n<small>Saliency: **{m['saliency']}**; scanpaths: **{m['scanpath']}** at temperature "
             f"{m['temperature']:g}.</small>")
-    return result["overlay"], result["scanpaths"], result["rows"], result["reading"] + note
+    return files["attention"], files["scanpaths"], result["rows"], result["reading"] + note
 
 
+@releases_memory
 def run_evaluate(pred_file, gt_file, protocol, sigma):
     if pred_file is None or gt_file is None:
         raise gr.Error("Upload both a predicted map and a ground truth (a map or a fixations CSV).",
@@ -92,6 +102,7 @@ def run_evaluate(pred_file, gt_file, protocol, sigma):
     return [[METRIC_LABELS.get(k, k), round(v, 4)] for k, v in scores.items()]
 
 
+@releases_memory
 def run_scanpaths(image, model_name, n_scanpaths, temperature, max_fixations, seed, show_saliency):
     if image is None:
         raise gr.Error("Upload an image first.", print_exception=False)
@@ -101,7 +112,12 @@ def run_scanpaths(image, model_name, n_scanpaths, temperature, max_fixations, se
     except ValueError as err:
         _fail(err)
     table = [[r["scanpath"], r["order"], r["x"], r["y"], r["duration_ms"]] for r in rows]
-    return drawing, gif, [json_path, csv_path], table
+    return image_files("scanpaths-", {"scanpaths": drawing})["scanpaths"], gif, [json_path, csv_path], table
+
+
+def _panel_files(panels: list[tuple[np.ndarray, str]]) -> list[tuple[str, str]]:
+    paths = image_files("panorama-", {f"stream-{i}": image for i, (image, _) in enumerate(panels)})
+    return [(paths[f"stream-{i}"], label) for i, (_, label) in enumerate(panels)]
 
 
 def _file_url(path) -> str:
@@ -115,6 +131,7 @@ def _viewer_value(state, stream, colormap, opacity) -> str:
     return _file_url(studio360.viewer_texture(state["image"], density, opacity, colormap))
 
 
+@releases_memory
 def run_panorama(image, model_name, stream, colormap, opacity):
     if image is None:
         raise gr.Error("Upload an equirectangular panorama (2:1) first.", print_exception=False)
@@ -123,7 +140,7 @@ def run_panorama(image, model_name, stream, colormap, opacity):
         streams = studio360.panorama_streams(rgb, model_name)
         stream = stream if stream in streams else ("fused" if "fused" in streams else next(iter(streams)))
         state = {"image": rgb, "streams": {k: v.astype(np.float32) for k, v in streams.items()}}
-        panels = studio360.stream_images(rgb, streams, colormap, opacity)
+        panels = _panel_files(studio360.stream_images(rgb, streams, colormap, opacity))
         viewer = _viewer_value(state, stream, colormap, opacity)
     except ValueError as err:
         _fail(err)
@@ -132,6 +149,7 @@ def run_panorama(image, model_name, stream, colormap, opacity):
     return panels, viewer, gr.Radio(choices=list(streams), value=stream), state, info
 
 
+@releases_memory
 def restyle_viewer(state, stream, colormap, opacity):
     if not state:
         return gr.skip()
@@ -141,16 +159,18 @@ def restyle_viewer(state, stream, colormap, opacity):
         _fail(err)
 
 
+@releases_memory
 def restyle_panorama(state, stream, colormap, opacity):
     if not state:
         return gr.skip(), gr.skip()
     try:
-        return (studio360.stream_images(state["image"], state["streams"], colormap, opacity),
+        return (_panel_files(studio360.stream_images(state["image"], state["streams"], colormap, opacity)),
                 _viewer_value(state, stream, colormap, opacity))
     except ValueError as err:
         _fail(err)
 
 
+@releases_memory
 def run_panorama_video(video, model_name, colormap, opacity, max_frames, fps, progress=gr.Progress()):
     if video is None:
         raise gr.Error("Upload an equirectangular video (2:1) first.", print_exception=False)
@@ -360,6 +380,7 @@ def build_demo() -> gr.Blocks:
 
 
 if __name__ == "__main__":
+    limit_malloc_arenas(2)           # with releases_memory on every handler: flat memory on a long-running Space
     # A small CPU Space: two requests run at once, others wait in the queue; uploads over 200 MB are refused.
     build_demo().queue(default_concurrency_limit=2, max_size=64).launch(
         server_name=os.environ.get("HOST", "127.0.0.1"), server_port=int(os.environ.get("PORT", "7860")), css=CSS,

@@ -45,3 +45,20 @@ def output_dir(prefix: str) -> Path:
             _last_purge = time.time()
             purge_old()
     return Path(tempfile.mkdtemp(prefix=prefix, dir=ROOT))
+
+
+def image_files(prefix: str, images: dict[str, "np.ndarray"], quality: int = 92) -> dict[str, str]:
+    """Write RGB uint8 arrays as JPEG files in a fresh output folder; {name: path}.
+
+    The app returns images as files of its own rather than as arrays: Gradio caches an array under a hash of
+    its encoded bytes and writes it in place, so two requests with identical results (many visitors clicking the
+    same example painting) rewrite the file while another download reads it, and that download is cut short
+    (bench/load_test.py caught 8 of 200). Our files reach Gradio's cache by copy-then-rename, which is safe."""
+    from PIL import Image
+    folder = output_dir(prefix)
+    paths = {}
+    for name, array in images.items():
+        path = folder / f"{name}.jpg"
+        Image.fromarray(array).save(path, quality=quality)
+        paths[name] = str(path)
+    return paths

@@ -42,7 +42,7 @@ def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch
     monkeypatch.setattr(app.studio, "describe", lambda name: "test model")
     pano = draw_image(5, (256, 128))[0]
     panels, url, radio, state, info = app.run_panorama(pano, "fake-streams", "attention", "jet", 0.5)
-    assert len(panels) == 6 and panels[0][0].shape == pano.shape
+    assert len(panels) == 6 and np.asarray(Image.open(panels[0][0])).shape == pano.shape
     assert url.startswith("gradio_api/file=") and Path(url.split("=", 1)[1]).is_file()
     assert radio.value == "attention" and [value for _, value in radio.choices] == list(state["streams"])
     other = app.restyle_viewer(state, "experts", "jet", 0.5)

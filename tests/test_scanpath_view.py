@@ -74,7 +74,7 @@ def test_handler_returns_drawing_gif_files_and_table(image):
 
     import app
     drawing, gif, files, table = app.run_scanpaths(image, MODEL, 2, 0.2, 5, 3, True)
-    assert drawing.shape == image.shape and Path(gif).suffix == ".gif" and len(files) == 2
+    assert np.asarray(Image.open(drawing)).shape == image.shape and Path(gif).suffix == ".gif" and len(files) == 2
     assert len(table) >= 2 and len(table[0]) == 5
     with pytest.raises(gr.Error, match="Upload an image"):
         app.run_scanpaths(None, MODEL, 2, 0.2, 5, 3, False)
