@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(os.environ.get("STUDIO_OUTPUTS") or Path(tempfile.gettempdir()) / "visual-attention-studio")
 MAX_AGE_S = float(os.environ.get("STUDIO_OUTPUT_MAX_AGE_S", 3600))
 PURGE_EVERY_S = 60.0
@@ -47,7 +49,7 @@ def output_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=ROOT))
 
 
-def image_files(prefix: str, images: dict[str, "np.ndarray"], quality: int = 92) -> dict[str, str]:
+def image_files(prefix: str, images: dict[str, np.ndarray], quality: int = 92) -> dict[str, str]:
     """Write RGB uint8 arrays as JPEG files in a fresh output folder; {name: path}.
 
     The app returns images as files of its own rather than as arrays: Gradio caches an array under a hash of
