@@ -79,13 +79,17 @@ def probe_domains(weights: str, data: str = "osie,mit1003", paintings: str | Non
     x_val = torch.cat(feats["val"])
     y_val = torch.cat([torch.zeros(len(feats["val"][0])), torch.ones(len(feats["val"][1]))])
     probe = fit_probe(x_train, y_train)
-    trained = None
+    trained, by_epoch, batches = None, None, None
     if run:
         import json
         from pathlib import Path
         log = [json.loads(line) for line in (Path(run) / "log.jsonl").read_text().splitlines() if line.strip()]
         trained = next((r["val_domain_acc"] for r in reversed(log) if r.get("best") and "val_domain_acc" in r), None)
-    return {"task": "domain-probe", "label": label, "weights": weights, "training_classifier_accuracy": trained, "photos": data, "paintings": paintings,
+        by_epoch = [r["val_domain_acc"] for r in log if "val_domain_acc" in r]        # it oscillates: show it all
+        batches = [r["train_domain_acc"] for r in log if "train_domain_acc" in r]    # on the training batches
+    return {"task": "domain-probe", "label": label, "weights": weights, "training_classifier_accuracy": trained,
+            "training_classifier_by_epoch": by_epoch, "training_batches_by_epoch": batches,
+            "photos": data, "paintings": paintings,
             "n_train": [len(feats["train"][0]), len(feats["train"][1])],
             "n_val": [len(feats["val"][0]), len(feats["val"][1])],
             "train_balanced_accuracy": balanced_accuracy(probe, x_train, y_train),

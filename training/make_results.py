@@ -127,8 +127,10 @@ def domain_table(results_dir: Path, scanpath: dict) -> list[str]:
                 scores.append(f"{dataset}: SequenceScore {m['sequence_score']:.3f}, MM shape {m['mm_vector']:.3f}, "
                               f"MM direction {m['mm_direction']:.3f}")
         trained = r.get("training_classifier_accuracy")
+        epochs = r.get("training_classifier_by_epoch")
+        trace = f" (by epoch: {', '.join(f'{a:.2f}' for a in epochs)})" if epochs else ""
         rows.append(f"| {label} | {r['heldout_balanced_accuracy']:.3f} | {r['train_balanced_accuracy']:.3f} | "
-                    f"{'–' if trained is None else format(trained, '.3f')} | {'; '.join(scores) or '–'} |")
+                    f"{'–' if trained is None else format(trained, '.3f')}{trace} | {'; '.join(scores) or '–'} |")
     if not rows:
         return []
     return ["## Domain adaptation photos → paintings", "",
