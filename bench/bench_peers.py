@@ -9,6 +9,9 @@ Pairs (ours vs peer, same input image):
   ensemble; each model resizes the image to its own network input and returns a map at image size;
 - 360°, a 2048×1024 panorama: atsal (ours: attention, both experts, fusion) vs ATSal's VGG16 attention stream
   alone.
+Our models run as the app runs them (ONNX Runtime where it loads, see models/onnx_runtime.py); the peers run in
+PyTorch eager, as their code does. `effsal-lite0@torch` is our model on PyTorch eager too, so the ratios show how
+much of the gap is the architecture and how much the runtime.
 Each model runs in a fresh process per round (rounds interleaved, medians over rounds, 2 threads). "cold start"
 is the time from the process's start (Python, imports, building the model) to the end of its first result.
 "App cold start" starts `python app.py` offline and waits until a /saliency request through gradio_client
@@ -28,13 +31,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_saliency import OUT, ROOT, cpu_name, peak_rss_mib, run_rounds
+from bench.bench_saliency import OUT, ROOT, TORCH_SUFFIX, cpu_name, peak_rss_mib, run_rounds
 
 OURS = {"effsal-lite0": "saliency", "salnet": "saliency", "atsal": "panorama"}
 PEER_TASK = {"salnet-full": "saliency", "deepgaze-iie-like": "saliency", "atsal-vgg-attention": "panorama"}
 IMAGE = {"saliency": (1024, 768), "panorama": (2048, 1024)}            # (width, height)
 PAIRS = [("effsal-lite0", "salnet-full"), ("effsal-lite0", "deepgaze-iie-like"), ("salnet", "salnet-full"),
-         ("atsal", "atsal-vgg-attention")]
+         ("atsal", "atsal-vgg-attention"),
+         # the runtime's share of the gap: our model on PyTorch eager, like the peers
+         ("effsal-lite0@torch", "salnet-full"), ("effsal-lite0@torch", "deepgaze-iie-like")]
 
 
 def process_age_s() -> float:
@@ -50,6 +55,7 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int) -> dict:
     import torch
     torch.set_num_threads(threads)
     task = OURS.get(name) or PEER_TASK[name]
+    runtime = "torch"
     w, h = IMAGE[task]
     image = (np.random.default_rng(0).uniform(0, 255, (h, w, 3))).astype(np.uint8)
     if name in OURS:
@@ -57,6 +63,8 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int) -> dict:
         model = create_model(name)
         predict = (lambda img: predict_panorama(model, img)) if task == "panorama" else (lambda img: predict_saliency(model, img))
         network = getattr(model, "network", None)
+        from models.onnx_runtime import runtime_of
+        runtime = runtime_of(model)
     else:
         from bench.peers import build
         network, (ih, iw) = build(name)
@@ -64,7 +72,7 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int) -> dict:
         @torch.inference_mode()
         def predict(img):
             x = torch.from_numpy(cv2.resize(img, (iw, ih), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None]
-            y = network(x.float() / 255.0).reshape(1, 1, ih, iw)
+            y = network(x.contiguous().float() / 255.0)                # contiguous NCHW, as our models get.reshape(1, 1, ih, iw)
             return _upsample(y, (h, w))
     first = time.perf_counter()
     predict(image)
@@ -80,7 +88,7 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int) -> dict:
     params = sum(p.numel() for p in network.parameters()) / 1e6 if network is not None else 0.0
     return {"model": name, "task": task, "input": f"{w}x{h}", "median_ms": statistics.median(times),
             "first_call_ms": first_ms, "cold_start_s": cold_s, "peak_rss_mib": peak_rss_mib(), "params_m": params,
-            "ours": name in OURS}
+            "ours": name in OURS, "runtime": runtime}
 
 
 def _upsample(y, size):
@@ -134,13 +142,13 @@ def main(argv=None) -> None:
     if args.worker:
         print(json.dumps(bench_one(args.worker, args.threads, args.repeats, args.warmup)))
         return
-    names = list(OURS) + list(PEER_TASK)
+    names = list(OURS) + list(PEER_TASK) + sorted({a for a, _ in PAIRS if a.endswith(TORCH_SUFFIX)})
     runs = run_rounds("bench.bench_peers", names, args.rounds, args.threads,
                       ["--repeats", str(args.repeats), "--warmup", str(args.warmup)])
     rows = {}
     for name in names:
         per = runs[name]
-        rows[name] = {**per[0], "round_medians_ms": [r["median_ms"] for r in per],
+        rows[name] = {**per[0], "model": name, "round_medians_ms": [r["median_ms"] for r in per],
                       "median_ms": statistics.median(r["median_ms"] for r in per),
                       "cold_start_s": statistics.median(r["cold_start_s"] for r in per),
                       "peak_rss_mib": max(r["peak_rss_mib"] for r in per)}

@@ -26,9 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+from models.onnx_runtime import RUNTIME_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
 INPUT_SIZE = {"saliency": (384, 288), "panorama": (2048, 1024), "scanpath": (1024, 768)}   # (width, height)
+TORCH_SUFFIX = "@torch"              # "effsal-lite0@torch": the same model on PyTorch eager, for the ratio
 SCANPATH_SAMPLES = 20                # scanpath task: one call draws this many scanpaths of one image
 
 
@@ -50,6 +53,7 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
     import torch
     torch.set_num_threads(threads)
     from models import create_model, predict_panorama, predict_saliency
+    from models.onnx_runtime import runtime_of
     if task == "scanpath":
         from training.evaluate_scanpaths import draw_samples
 
@@ -83,19 +87,22 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
         "median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))],
         "min_ms": times[0], "first_call_ms": first_ms, "load_s": load_s, "params_m": n_params / 1e6,
         "rss_before_model_mib": rss_before, "peak_rss_mib": peak_rss_mib(),
-        "model_peak_mib": peak_rss_mib() - rss_before,
+        "model_peak_mib": peak_rss_mib() - rss_before, "runtime": runtime_of(model),
     }
 
 
 def run_rounds(module: str, names: list[str], rounds: int, threads: int, worker_args: list[str]) -> dict[str, list[dict]]:
     """{name: [worker result per round]}: each model in a fresh `python -m module --worker NAME` process per round.
-    Rounds interleave the models (A B C, A B C, ...) so slow drifts of a shared CPU hit every model alike."""
+    Rounds interleave the models (A B C, A B C, ...) so slow drifts of a shared CPU hit every model alike.
+    A name ending in TORCH_SUFFIX runs that model with ONNX Runtime switched off (PyTorch eager throughout)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1")
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for _ in range(rounds):
         for name in names:
-            cmd = [sys.executable, "-m", module, "--worker", name, "--threads", str(threads), *worker_args]
-            done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            model, torch_only = name.removesuffix(TORCH_SUFFIX), name.endswith(TORCH_SUFFIX)
+            cmd = [sys.executable, "-m", module, "--worker", model, "--threads", str(threads), *worker_args]
+            run_env = dict(env, **({RUNTIME_ENV: "torch"} if torch_only else {}))
+            done = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{name}: benchmark failed\n{done.stderr[-2000:]}")
             runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -125,6 +132,8 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all models")
     parser.add_argument("--task", choices=tuple(INPUT_SIZE), default="saliency")
+    parser.add_argument("--with_torch", action="store_true",
+                        help=f"also run every model with ONNX Runtime off (rows named MODEL{TORCH_SUFFIX})")
     parser.add_argument("--out", type=Path, default=None, help="default: results/bench/<task>.json")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -134,14 +143,19 @@ def main(argv=None) -> None:
         return
 
     names = [n for n in args.models.split(",") if n] or default_models(args.task)
+    if args.with_torch:
+        names += [n + TORCH_SUFFIX for n in names if not n.endswith(TORCH_SUFFIX)]
     runs = run_rounds("bench.bench_saliency", names, args.rounds, args.threads,
                       ["--repeats", str(args.repeats), "--warmup", str(args.warmup), "--task", args.task])
+    runtime = {name: runs[name][0]["runtime"] for name in names}
     rows = []
     for name in names:
+        if name.endswith(TORCH_SUFFIX) and runtime[name.removesuffix(TORCH_SUFFIX)] == "torch":
+            continue                                   # that model never uses ONNX Runtime: nothing to compare
         per_round = runs[name]
         row = dict(per_round[0])
         row.update({
-            "rounds": len(per_round), "round_medians_ms": [r["median_ms"] for r in per_round],
+            "model": name, "rounds": len(per_round), "round_medians_ms": [r["median_ms"] for r in per_round],
             "median_ms": statistics.median(r["median_ms"] for r in per_round),
             "p90_ms": statistics.median(r["p90_ms"] for r in per_round),
             "min_ms": min(r["min_ms"] for r in per_round),

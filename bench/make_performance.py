@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.bench_saliency import TORCH_SUFFIX
+from models.onnx_runtime import RUNTIME_ENV
 from models.registry import DEFAULT
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "bench"
 DOC = ROOT / "docs" / "performance.md"
+RUNTIME_NAMES = {"onnxruntime": "ONNX Runtime", "torch": "PyTorch"}
 TARGET_MS = {"saliency": 40.0, "panorama": 500.0, "scanpath": 80.0}
 TITLES = {"saliency": "Saliency: one 384×288 image",
           "panorama": "360°: one 2048×1024 panorama, all streams and the fusion",
@@ -35,13 +38,14 @@ def section(report: dict) -> list[str]:
            f"`predict_{task}` call (resize, network, resize back, normalise)") + ". Ratios are relative to the default "
         f"model `{ref['model']}`.",
         "",
-        "| model | params (M) | median (ms) | p90 (ms) | round medians (ms) | × default | peak RSS (MiB) | "
+        "| model | runtime | params (M) | median (ms) | p90 (ms) | round medians (ms) | × default | peak RSS (MiB) | "
         "RSS added by model (MiB) | load (s) | first call (ms) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: r["median_ms"]):
         lines.append(
-            f"| {r['model']}{' (default)' if r['model'] == main else ''} | {r['params_m']:.2f} | "
+            f"| {r['model'].removesuffix(TORCH_SUFFIX)}{' (default)' if r['model'] == main else ''} | "
+            f"{RUNTIME_NAMES[r.get('runtime', 'torch')]} | {r['params_m']:.2f} | "
             f"{r['median_ms']:.1f} | {r['p90_ms']:.1f} | "
             f"{', '.join(f'{m:.1f}' for m in r.get('round_medians_ms', [r['median_ms']]))} | "
             f"{r['median_ms'] / ref['median_ms']:.2f} | "
@@ -49,7 +53,13 @@ def section(report: dict) -> list[str]:
             + (f"{r['first_call_ms']:.0f} |" if "first_call_ms" in r else "– |"))
     verdict = "meets" if ref["median_ms"] <= TARGET_MS[task] else "misses"
     lines += ["", f"Target for the default {task} model: ≤ {TARGET_MS[task]:.0f} ms median on 2 threads; "
-              f"measured {ref['median_ms']:.1f} ms ({verdict} it).", ""]
+              f"measured {ref['median_ms']:.1f} ms ({verdict} it)."]
+    eager = next((r for r in rows if r["model"] == main + TORCH_SUFFIX), None)
+    if eager:
+        lines.append(f"The same model on PyTorch eager (`{RUNTIME_ENV}=torch`, same round interleaving): "
+                     f"{eager['median_ms']:.1f} ms, {eager['median_ms'] / ref['median_ms']:.2f}× the default runtime's "
+                     "time.")
+    lines.append("")
     return lines
 
 
@@ -83,10 +93,11 @@ def peers_section(report: dict) -> list[str]:
              "`bench/peers.py`). Each model gets the same image (1024×768; 360°: 2048×1024) and returns a map at "
              "image size; medians over interleaved rounds, each round in a fresh process. Cold start = process "
              "start (interpreter, imports, model build) to the end of the first result.", "",
-             "| model | ours | task | parameters (M) | latency, median (ms) | first call (ms) | cold start (s) | "
-             "peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|"]
+             "| model | ours | runtime | task | parameters (M) | latency, median (ms) | first call (ms) | "
+             "cold start (s) | peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows.values():
-        lines.append(f"| {r['model']} | {'yes' if r['ours'] else 'peer'} | {r['task']} | {r['params_m']:.1f} | "
+        lines.append(f"| {r['model']} | {'yes' if r['ours'] else 'peer'} | {RUNTIME_NAMES[r.get('runtime', 'torch')]} | "
+                     f"{r['task']} | {r['params_m']:.1f} | "
                      f"{r['median_ms']:.0f} | {r['first_call_ms']:.0f} | {r['cold_start_s']:.1f} | "
                      f"{r['peak_rss_mib']:.0f} |")
     lines += ["", "Ratios (peer ÷ ours; above 1 means ours is faster or smaller):", "",

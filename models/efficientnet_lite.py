@@ -177,8 +177,8 @@ class MBConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x                                                               # (B, C_in, H, W)
         if self.expand:
-            y = F.relu6(self._bn0(self._expand_conv(y)))                     # (B, C_in·e, H, W)
-        y = F.relu6(self._bn1(self._depthwise_conv(y)))                      # (B, C_in·e, H/s, W/s)
+            y = F.relu6(self._bn0(self._expand_conv(y)), inplace=True)                  # (B, C_in·e, H, W)
+        y = F.relu6(self._bn1(self._depthwise_conv(y)), inplace=True)                   # (B, C_in·e, H/s, W/s)
         y = self._bn2(self._project_conv(y))                                 # (B, C_out, H/s, W/s), linear
         if self.residual:
             y = drop_connect(y, self.drop_rate, self.training) + x
@@ -269,7 +269,7 @@ class EfficientNetLite(nn.Module):
         x = self.normalize(x)                                               # (B, 3, H, W), RGB ≈ [−1, 1]
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return F.relu6(self._bn0(self._conv_stem(x)))                       # (B, 32, H/2, W/2)
+        return F.relu6(self._bn0(self._conv_stem(x)), inplace=True)                    # (B, 32, H/2, W/2)
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """RGB in [0, 1] (B, 3, H, W) → feature maps at strides 4, 8, 16, 32 (sizes ceil(H/s) × ceil(W/s)).
@@ -293,7 +293,7 @@ class EfficientNetLite(nn.Module):
         x = self._stem(x)                                                   # (B, 32, H/2, W/2)
         for block in self._blocks:
             x = block(x)                                                    # ... → (B, 320, H/32, W/32)
-        x = F.relu6(self._bn1(self._conv_head(x)))                          # (B, 1280, H/32, W/32)
+        x = F.relu6(self._bn1(self._conv_head(x)), inplace=True)                       # (B, 1280, H/32, W/32)
         x = self._avg_pooling(x).flatten(1)                                 # (B, 1280)
         return self._fc(self._dropout(x))                                   # (B, num_classes)
 

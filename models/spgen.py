@@ -139,7 +139,7 @@ def image_batch(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """RGB uint8 (H, W, 3) → (1, 3, h, w) float in [0, 1] at the network's input `size` (h, w)."""
     h, w = size
     x = torch.from_numpy(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
-    return (x.float() / 255.0)[None]
+    return (x.contiguous().float() / 255.0)[None]        # contiguous NCHW: strided input slows every conv
 
 
 def pixel_scanpaths(xy: torch.Tensor, log_duration: torch.Tensor, lengths: list[int],
@@ -160,7 +160,11 @@ class SPGEnScanpathModel:
 
     def __init__(self, network: SPGEn, notice: str = "", default_temperature: float = 0.2, sharpness: float = 1.0):
         from models.fold_bn import fold_batchnorm
+        from models.onnx_runtime import MethodModule, accelerate
         self.network = fold_batchnorm(network.float().eval())       # same outputs, fewer layers to run
+        # the trunk runs once per image (then many samples are read from its maps): that is the part to speed up
+        self.latent_maps = accelerate(MethodModule(self.network, "latent_maps"),
+                                      torch.rand(1, 3, *self.network.input_size))
         self.notice = notice
         self.default_temperature = default_temperature
         self.sharpness = sharpness
@@ -170,7 +174,7 @@ class SPGEnScanpathModel:
                      n_fixations: int | None = None, seed: int | None = None) -> list[np.ndarray]:
         """`count` scanpaths of one image in one forward pass (the trunk runs once)."""
         t = self.default_temperature if temperature is None else float(temperature)
-        maps, y = self.network.latent_maps(image_batch(image, self.network.input_size))
+        maps, y = self.latent_maps(image_batch(image, self.network.input_size))
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
         generator = torch.Generator().manual_seed(seed)                    # same seed → same scanpaths
         out = self.network.read(maps.expand(count, -1, -1, -1), y.expand(count, -1, -1, -1), t, generator,

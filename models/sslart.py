@@ -116,7 +116,9 @@ class SSLArtScanpathModel:
 
     def __init__(self, network: SSLArt, notice: str = "", default_temperature: float = 0.2):
         from models.fold_bn import fold_batchnorm
+        from models.onnx_runtime import MethodModule, accelerate
         self.network = fold_batchnorm(network.float().eval())
+        self.encode = accelerate(MethodModule(self.network, "encode"), torch.rand(1, 3, *self.network.input_size))
         self.notice = notice
         self.default_temperature = default_temperature
 
@@ -126,7 +128,7 @@ class SSLArtScanpathModel:
         """`count` scanpaths of one image; the encoder runs once. `n_fixations` can only shorten (N is fixed)."""
         from models.spgen import image_batch, pixel_scanpaths
         t = self.default_temperature if temperature is None else float(temperature)
-        features = self.network.encode(image_batch(image, self.network.input_size))
+        features = self.encode(image_batch(image, self.network.input_size))
         seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
         out = self.network.decode(features.expand(count, -1, -1, -1), t, torch.Generator().manual_seed(seed))
         n = min(int(n_fixations or self.network.config.n_fixations), self.network.config.n_fixations)
