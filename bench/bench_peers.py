@@ -72,7 +72,7 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int) -> dict:
         @torch.inference_mode()
         def predict(img):
             x = torch.from_numpy(cv2.resize(img, (iw, ih), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None]
-            y = network(x.contiguous().float() / 255.0)                # contiguous NCHW, as our models get.reshape(1, 1, ih, iw)
+            y = network(x.contiguous().float() / 255.0).reshape(1, 1, ih, iw)        # contiguous NCHW, like ours
             return _upsample(y, (h, w))
     first = time.perf_counter()
     predict(image)

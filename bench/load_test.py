@@ -3,11 +3,12 @@ over the endpoints (overview, saliency, compare, scanpaths, evaluate, panorama),
 127.0.0.1 (offline, no examples). Bounded and self-stopping: every call has a timeout and the app is stopped
 at the end.
 
-    python -m bench.load_test                       # 200 requests, 16 clients → results/bench/load.json
+    python -m bench.load_test                       # 600 requests, 16 clients → results/bench/load.json
 
 Reported: errors, p50 / p95 latency per endpoint and overall, and the server's resident memory (VmRSS of the
-app process, sampled after every completed request): at request 50 (after warm-up) and at the end, and the
-growth between them (the target: < 5 %). `python -m bench.make_performance` puts it in docs/performance.md.
+app process, sampled after every completed request): the median of each window of 100 requests, and the growth
+from the second window (the first is warm-up) to the last (the target: < 5 %); also the single samples at
+request 50 and at the end. `python -m bench.make_performance` puts it in docs/performance.md.
 """
 from __future__ import annotations
 
@@ -125,13 +126,26 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
             "wall_s": wall, "p50_s": pct(ok, 50), "p95_s": pct(ok, 95), "by_endpoint": by_endpoint,
             "rss_mib_start": rss_start, "rss_mib_at_50": warm, "rss_mib_end": rss[-1], "rss_mib_max": max(rss),
             "rss_growth_50_to_end": (rss[-1] - warm) / warm if warm == warm else float("nan"),
-            "rss_trace_mib": [round(v, 1) for v in rss],
+            "rss_trace_mib": [round(v, 1) for v in rss], **window_growth(rss),
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+
+
+RSS_WINDOW = 100      # requests per window
+
+
+def window_growth(rss: list[float], window: int = RSS_WINDOW) -> dict:
+    """Medians of the RSS samples per `window` requests, and the growth from the second window (the first is
+    warm-up) to the last. One sample swings by ±100 MiB with the requests in flight at that moment, so single
+    samples cannot tell growth from noise; window medians can."""
+    medians = [float(np.median(rss[i:i + window])) for i in range(0, len(rss) - window + 1, window)]
+    growth = (medians[-1] - medians[1]) / medians[1] if len(medians) >= 3 else float("nan")
+    return {"rss_window": window, "rss_window_medians_mib": [round(m, 1) for m in medians],
+            "rss_growth_windows": growth}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the app")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds for the whole run")

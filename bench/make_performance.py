@@ -132,9 +132,13 @@ def load_section(report: dict) -> list[str]:
              "compare, scanpaths, evaluate and panorama in turn. Latency includes waiting in the queue.", "",
              f"- errors: **{report['errors']}** of {report['requests']}; wall time {report['wall_s']:.0f} s",
              f"- latency p50 {report['p50_s']:.2f} s, p95 {report['p95_s']:.2f} s",
-             f"- server resident memory: {report['rss_mib_start']:.0f} MiB idle, {report['rss_mib_at_50']:.0f} MiB "
-             f"at request 50, {report['rss_mib_end']:.0f} MiB at the end (max {report['rss_mib_max']:.0f}); growth "
-             f"from request 50 to the end **{report['rss_growth_50_to_end']:+.1%}** (target < 5 %)", "",
+             f"- server resident memory: {report['rss_mib_start']:.0f} MiB idle, max {report['rss_mib_max']:.0f} MiB",
+             *([f"- median RSS per {report['rss_window']} requests: "
+                f"{', '.join(f'{m:.0f}' for m in report['rss_window_medians_mib'])} MiB; growth from the second "
+                f"window (the first is warm-up) to the last **{report['rss_growth_windows']:+.1%}** (target < 5 %)"]
+               if "rss_window_medians_mib" in report else []),
+             f"- single samples (each swings with the requests in flight): {report['rss_mib_at_50']:.0f} MiB at "
+             f"request 50, {report['rss_mib_end']:.0f} MiB at the end, {report['rss_growth_50_to_end']:+.1%}", "",
              "| endpoint | requests | p50 (s) | p95 (s) |", "|---|---|---|---|"]
     for name, e in report["by_endpoint"].items():
         lines.append(f"| {name} | {e['n']} | {e['p50_s']:.2f} | {e['p95_s']:.2f} |")

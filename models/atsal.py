@@ -260,6 +260,9 @@ class ATSal(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         self.equator = ExpertStream(c.expert, pretrained_encoder)
         self.ema_poles = TemporalEMA(c.ema_alpha)       # state (2, s/4, s/4): one map per pole face
         self.ema_equator = TemporalEMA(c.ema_alpha)     # state (4, s/4, s/4)
+        # What predict_streams calls for each stream: the modules themselves, or a faster runtime's version of
+        # them (ATSalPanoramaModel puts ONNX Runtime here; training never sees it).
+        self.runners = {"attention": self.attention, "poles": self.poles, "equator": self.equator}
 
     def reset_temporal(self) -> None:
         self.ema_poles.reset()
@@ -284,14 +287,14 @@ class ATSal(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         try:
             h, w = self.attention.input_size
             x = _to_tensor(cv2.resize(equi, (w, h), interpolation=cv2.INTER_AREA))[None]    # (1, 3, h, w)
-            log_density, attn = self.attention(x)                                           # (1, h/4, w/4), (1, 1, ·, ·)
+            log_density, attn = self.runners["attention"](x)                                         # (1, h/4, w/4), (1, 1, ·, ·)
             attention = _resize_density(log_density[0].exp().numpy(), H, W)
             attention_map = np.clip(cv2.resize(attn[0, 0].numpy().astype(np.float64), (W, H),
                                                interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
             faces = equirect_to_faces(equi, self.poles.face_size)                           # {k: (s, s, 3) uint8}
-            log_poles = self.poles.forward_faces(torch.stack([_to_tensor(faces[k]) for k in POLES]))      # (2, s/4, s/4)
-            log_equator = self.equator.forward_faces(torch.stack([_to_tensor(faces[k]) for k in EQUATOR]))  # (4, ·, ·)
+            log_poles = self.runners["poles"](torch.stack([_to_tensor(faces[k]) for k in POLES]))      # (2, s/4, s/4)
+            log_equator = self.runners["equator"](torch.stack([_to_tensor(faces[k]) for k in EQUATOR]))  # (4, ·, ·)
             if temporal:
                 log_poles, log_equator = self.ema_poles(log_poles), self.ema_equator(log_equator)
             masses = {k: m.exp().numpy() for k, m in zip(POLES, log_poles)}                # renormalised per face below
@@ -321,7 +324,8 @@ def fuse(attention: np.ndarray, experts: np.ndarray, gamma: float = 1.0) -> np.n
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255.0     # (3, h, w) in [0, 1]
+    # contiguous NCHW: a permuted (channels-last strided) tensor would make every conv reorder its layout
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous().float() / 255.0   # (3, h, w)
 
 
 def _normalised(density: np.ndarray) -> np.ndarray:
@@ -393,7 +397,13 @@ class ATSalPanoramaModel:
 
     def __init__(self, network: ATSal, notice: str = ""):
         from models.fold_bn import fold_batchnorm
-        self.network = fold_batchnorm(network.float().eval())        # same outputs, fewer layers to run
+        from models.onnx_runtime import accelerate
+        self.network = net = fold_batchnorm(network.float().eval())        # same outputs, fewer layers to run
+        s = net.poles.face_size
+        self.runners = net.runners = {
+            "attention": accelerate(net.attention, torch.rand(1, 3, *net.attention.input_size)),
+            "poles": accelerate(net.poles, torch.rand(len(POLES), 3, s, s)),
+            "equator": accelerate(net.equator, torch.rand(len(EQUATOR), 3, s, s))}
         self.notice = notice
 
     def predict_streams(self, equi: np.ndarray, temporal: bool = False) -> dict[str, np.ndarray]:

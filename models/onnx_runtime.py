@@ -68,6 +68,9 @@ def _session(model_bytes: bytes, threads: int):
     options.inter_op_num_threads = 1
     # Worker threads sleep between calls instead of spinning: in a server the other request needs that core.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # No arena: its blocks are kept for the process's life and grow with concurrent calls (server RSS +7 % over
+    # bench/load_test.py); plain malloc hands them back after each request (models/memory.py).
+    options.enable_cpu_mem_arena = False
     options.log_severity_level = 3                                       # errors only
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
@@ -112,5 +115,7 @@ def accelerate(module: nn.Module, *example: torch.Tensor, tolerance: float = 1e-
 
 def runtime_of(model) -> str:
     """"onnxruntime" when any of a loaded model's networks runs through ONNX Runtime, else "torch"."""
-    parts = [value.runtime for value in vars(model).values() if isinstance(value, Accelerated)]
+    values = list(vars(model).values())
+    values += [v for d in values if isinstance(d, dict) for v in d.values()]        # e.g. ATSal's runners
+    parts = [value.runtime for value in values if isinstance(value, Accelerated)]
     return "onnxruntime" if "onnxruntime" in parts else "torch"

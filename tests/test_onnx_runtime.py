@@ -111,3 +111,17 @@ def test_runtime_of_reads_every_accelerated_part():
     assert runtime_of(holder) == "torch"
     holder.b = Accelerated(nn.Identity(), session=object(), shapes=((1,),))
     assert runtime_of(holder) == "onnxruntime"
+
+
+def test_panorama_streams_match_on_both_runtimes(monkeypatch):
+    rng = np.random.default_rng(2)
+    panorama = np.clip(rng.normal(110, 40, (256, 512, 3)), 0, 255).astype(np.uint8)
+    fast = create_model("atsal")
+    assert {name: r.runtime for name, r in fast.runners.items()} == dict.fromkeys(
+        ("attention", "poles", "equator"), "onnxruntime")
+    monkeypatch.setenv(RUNTIME_ENV, "torch")
+    eager = create_model("atsal")
+    assert runtime_of(eager) == "torch"
+    a, b = fast.predict_streams(panorama), eager.predict_streams(panorama)
+    for stream in ("attention", "poles", "equator", "fused"):
+        assert np.abs(a[stream] - b[stream]).max() <= 1e-3 * b[stream].max(), stream
