@@ -107,6 +107,8 @@ def accelerate(module: nn.Module, *example: torch.Tensor, tolerance: float = 1e-
         difference = _max_difference(fast(*example), expected)
         if not difference <= tolerance:
             raise ValueError(f"ONNX Runtime output differs from PyTorch by {difference:.2g}")
+        from models.memory import release_freed_memory
+        release_freed_memory()                    # the exporter's scratch memory (tens of MiB) goes back now
         return fast
     except Exception as error:                    # missing package, unsupported op, mismatch: stay on PyTorch
         log.warning("%s stays on PyTorch: %s", type(module).__name__, error)
