@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -125,10 +126,13 @@ def _file_url(path) -> str:
     return f"gradio_api/file={Path(path).resolve()}"
 
 
-def _viewer_value(state, stream, colormap, opacity) -> str:
-    streams = state["streams"]
+def _panorama_views(state, stream, colormap, opacity, with_panels: bool = True):
+    """(gallery panels or None, viewer URL) from a 360° tab state (studio360.compact_state)."""
+    rgb = studio360.state_image(state)
+    streams = studio360.state_streams(state, rgb.shape[:2])
     density = streams.get(stream, streams.get("fused", next(iter(streams.values()))))
-    return _file_url(studio360.viewer_texture(state["image"], density, opacity, colormap))
+    panels = _panel_files(studio360.stream_images(rgb, streams, colormap, opacity)) if with_panels else None
+    return panels, _file_url(studio360.viewer_texture(rgb, density, opacity, colormap))
 
 
 @releases_memory
@@ -139,9 +143,8 @@ def run_panorama(image, model_name, stream, colormap, opacity):
         rgb = studio360.prepare_panorama(image)
         streams = studio360.panorama_streams(rgb, model_name)
         stream = stream if stream in streams else ("fused" if "fused" in streams else next(iter(streams)))
-        state = {"image": rgb, "streams": {k: v.astype(np.float32) for k, v in streams.items()}}
-        panels = _panel_files(studio360.stream_images(rgb, streams, colormap, opacity))
-        viewer = _viewer_value(state, stream, colormap, opacity)
+        state = studio360.compact_state(rgb, streams)
+        panels, viewer = _panorama_views(state, stream, colormap, opacity)
     except ValueError as err:
         _fail(err)
     h, w = rgb.shape[:2]
@@ -154,7 +157,7 @@ def restyle_viewer(state, stream, colormap, opacity):
     if not state:
         return gr.skip()
     try:
-        return _viewer_value(state, stream, colormap, opacity)
+        return _panorama_views(state, stream, colormap, opacity, with_panels=False)[1]
     except ValueError as err:
         _fail(err)
 
@@ -164,8 +167,7 @@ def restyle_panorama(state, stream, colormap, opacity):
     if not state:
         return gr.skip(), gr.skip()
     try:
-        return (_panel_files(studio360.stream_images(state["image"], state["streams"], colormap, opacity)),
-                _viewer_value(state, stream, colormap, opacity))
+        return _panorama_views(state, stream, colormap, opacity)
     except ValueError as err:
         _fail(err)
 
@@ -379,8 +381,18 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+def app_models() -> list[str]:
+    """Every model a visitor can choose, defaults first."""
+    names = [DEFAULT["saliency"], DEFAULT["scanpath"], DEFAULT["panorama"], *studio.upload_models(),
+             *scanpath_view.scanpath_models(), *studio360.panorama_models()]
+    return list(dict.fromkeys(names))
+
+
 if __name__ == "__main__":
     limit_malloc_arenas(2)           # with releases_memory on every handler: flat memory on a long-running Space
+    # Models load in the background while the server starts: its first visitors do not pay for it, and memory
+    # reaches its working level before serving rather than over the first requests (bench/load_test.py).
+    threading.Thread(target=studio.warm_up, args=(app_models(),), name="warm-up", daemon=True).start()
     # A small CPU Space: two requests run at once, others wait in the queue; uploads over 200 MB are refused.
     build_demo().queue(default_concurrency_limit=2, max_size=64).launch(
         server_name=os.environ.get("HOST", "127.0.0.1"), server_port=int(os.environ.get("PORT", "7860")), css=CSS,

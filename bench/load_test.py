@@ -32,10 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
 
 
-def server_rss_mib(pid: int) -> float:
+def server_rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS (all resident memory), or RssAnon (heap, tensors: what a leak grows) or RssFile (pages of the
+    libraries' code and data, read in from disk the first time a code path runs)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -77,7 +79,7 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = start_app(port, threads)
-    results, rss, lock = [], [], threading.Lock()
+    results, rss, anon, lock = [], [], [], threading.Lock()
     try:
         url = f"http://127.0.0.1:{port}/"
         with tempfile.TemporaryDirectory() as tmp:
@@ -98,6 +100,7 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
                 with lock:
                     results.append({"k": k, "endpoint": name, "seconds": elapsed, "error": error})
                     rss.append(server_rss_mib(proc.pid))
+                    anon.append(server_rss_mib(proc.pid, "RssAnon"))
 
             started = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:
@@ -127,6 +130,9 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
             "rss_mib_start": rss_start, "rss_mib_at_50": warm, "rss_mib_end": rss[-1], "rss_mib_max": max(rss),
             "rss_growth_50_to_end": (rss[-1] - warm) / warm if warm == warm else float("nan"),
             "rss_trace_mib": [round(v, 1) for v in rss], **window_growth(rss),
+            "anon_trace_mib": [round(v, 1) for v in anon],
+            **{f"anon_{k.removeprefix('rss_')}": v for k, v in window_growth(anon).items()},
+            **growth_50_to_200(rss, anon),
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
 
 
@@ -143,6 +149,19 @@ def window_growth(rss: list[float], window: int = RSS_WINDOW) -> dict:
             "rss_growth_windows": growth}
 
 
+def growth_50_to_200(rss: list[float], anon: list[float], half: int = 25) -> dict:
+    """The issue's window, request 50 to request 200, each point the median of the samples within ±`half`
+    requests (one sample swings with the requests in flight), for all resident memory and for the anonymous
+    part alone."""
+    if len(rss) < 200 + half:
+        return {}
+
+    def growth(trace):
+        a, b = np.median(trace[50 - half:50 + half]), np.median(trace[200 - half:200 + half])
+        return float((b - a) / a)
+    return {"rss_growth_50_to_200": growth(rss), "anon_growth_50_to_200": growth(anon)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=600)
@@ -154,7 +173,7 @@ def main(argv=None) -> int:
     result = run(args.requests, args.clients, args.threads, args.timeout)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    summary = {k: v for k, v in result.items() if k != "rss_trace_mib"}
+    summary = {k: v for k, v in result.items() if not k.endswith("_trace_mib")}
     print(json.dumps(summary, indent=2))
     return 0 if result["errors"] == 0 else 1
 

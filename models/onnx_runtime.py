@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -62,6 +63,8 @@ class MethodModule(nn.Module):
 
 
 def _session(model_bytes: bytes, threads: int):
+    import tempfile
+
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -72,7 +75,11 @@ def _session(model_bytes: bytes, threads: int):
     # bench/load_test.py); plain malloc hands them back after each request (models/memory.py).
     options.enable_cpu_mem_arena = False
     options.log_severity_level = 3                                       # errors only
-    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    # From a file, not from the bytes: a session made from bytes keeps them (the weights once more) for its life.
+    with tempfile.TemporaryDirectory(prefix="onnx-") as folder:
+        path = Path(folder) / "model.onnx"
+        path.write_bytes(model_bytes)
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def export_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], n_outputs: int) -> bytes:

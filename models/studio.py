@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 import cv2
 import numpy as np
@@ -13,6 +14,8 @@ from PIL import Image
 from models import as_rgb, create_model, list_models, model_entry, predict_saliency
 from models.outputs import output_dir
 
+log = logging.getLogger(__name__)
+
 COLORMAPS = ("inferno", "jet", "viridis", "magma", "turbo", "gray")
 
 
@@ -20,6 +23,25 @@ COLORMAPS = ("inferno", "jet", "viridis", "magma", "turbo", "gray")
 def cached_model(name: str):
     """Models load once per process."""
     return create_model(name)
+
+
+def warm_up(names: list[str]) -> None:
+    """Load each model and run it once on a small input, so a server's one-off costs (imports, weight loading,
+    the ONNX export) come before its first visitors rather than during their requests."""
+    from models import predict_panorama, predict_scanpath
+    image = np.full((96, 128, 3), 128, np.uint8)
+    panorama = np.full((128, 256, 3), 128, np.uint8)
+    for name in names:
+        try:
+            model, task = cached_model(name), model_entry(name).task
+            if task == "saliency":
+                predict_saliency(model, image)
+            elif task == "scanpath":
+                predict_scanpath(model, image, seed=0)
+            elif task == "panorama":
+                predict_panorama(model, panorama)
+        except Exception as error:                      # a model that fails here fails visibly when chosen
+            log.warning("warm-up of %s failed: %s", name, error)
 
 
 def upload_models() -> list[str]:

@@ -154,6 +154,58 @@ def stream_images(image, streams: dict[str, np.ndarray], colormap: str = "infern
     return [(overlay(rgb, m, colormap, opacity), stream_label(name)) for name, m in streams.items()]
 
 
+# ------------------------------------------------------------------------------------------------ per-visitor state
+
+STATE_WIDTH = 1024        # streams kept for restyling: the maps are smooth far below this (the networks' outputs)
+
+
+def compact_state(rgb: np.ndarray, streams: dict[str, np.ndarray]) -> dict:
+    """What the 360° tab keeps per visitor, so colormap, opacity and stream changes need no new inference:
+    file paths and stream names only. The panorama and its streams go to this request's output folder (purged
+    after an hour); each stream scaled to its maximum (colouring only uses the map relative to its maximum), as
+    float16 at most STATE_WIDTH wide. Arrays held in the session instead (up to 1 GiB per visitor at 8K, for as
+    long as the session lasts) made the server's memory grow with its visitors (bench/load_test.py)."""
+    folder = output_dir("panorama-state-")
+    np.save(folder / "panorama.npy", np.ascontiguousarray(rgb, dtype=np.uint8), allow_pickle=False)
+    h, w = next(iter(streams.values())).shape
+    size = (min(w, STATE_WIDTH), max(1, round(h * min(w, STATE_WIDTH) / w)))
+    small = {}
+    for name, density in streams.items():
+        density = np.asarray(density, dtype=np.float32)
+        if density.shape[1] != size[0]:
+            density = cv2.resize(density, size, interpolation=cv2.INTER_AREA)
+        peak = float(density.max())
+        small[name] = (density / peak if peak > 0 else np.zeros_like(density)).astype(np.float16)
+    np.savez(folder / "streams.npz", **small)
+    return {"image": str(folder / "panorama.npy"), "streams_file": str(folder / "streams.npz"),
+            "streams": list(small)}
+
+
+EXPIRED = "This panorama's results have expired; press Run again."
+
+
+def state_image(state: dict) -> np.ndarray:
+    """The panorama of a compact state; ValueError once its file has been purged."""
+    try:
+        return np.load(state["image"], allow_pickle=False)
+    except (OSError, ValueError, KeyError):
+        raise ValueError(EXPIRED) from None
+
+
+def state_streams(state: dict, shape: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """The streams of a compact state as float32, resized to `shape` (h, w) when given."""
+    try:
+        with np.load(state["streams_file"], allow_pickle=False) as saved:
+            streams = {name: saved[name].astype(np.float32) for name in state["streams"]}
+    except (OSError, ValueError, KeyError):
+        raise ValueError(EXPIRED) from None
+    if shape is not None:
+        streams = {k: v if v.shape == tuple(shape) else cv2.resize(v, (shape[1], shape[0]),
+                                                                   interpolation=cv2.INTER_LINEAR)
+                   for k, v in streams.items()}
+    return streams
+
+
 @functools.lru_cache(maxsize=1)
 def texture_dir() -> Path:
     """Folder of the viewer's textures (the app serves it as a static path)."""

@@ -213,3 +213,26 @@ def test_browser_colormap_and_opacity_restyle_the_streams_and_the_viewer(page, p
     page.locator("#pano-opacity input[type=range]").dispatch_event("pointerup")
     page.wait_for_function(VIEWER_READY, arg=second, timeout=30000)      # opacity applies on release
     assert page.outside_requests == [], page.outside_requests
+
+
+def test_panorama_state_is_small_and_restyles_like_the_full_streams(monkeypatch):
+    """The per-visitor state holds only file paths (1 MiB per stream on disk whatever the upload's size), and
+    what it redraws matches the full-size streams; once its files are purged, restyling says so."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (2048, 4096, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[0:2048, 0:4096]
+    streams = {name: np.exp(-((xx - cx) ** 2 + (yy - 1024) ** 2) / (2 * 300.0 ** 2))
+               for name, cx in (("attention", 1000), ("fused", 3000))}
+    streams = {k: v / v.sum() for k, v in streams.items()}
+    state = studio360.compact_state(rgb, streams)
+    assert state["streams"] == ["attention", "fused"]
+    assert all(isinstance(v, (str, list)) for v in state.values())           # paths and names: no arrays held
+    assert Path(state["streams_file"]).stat().st_size <= 2 * 1024 * 512 * 2 + 4096   # float16, 1024 wide
+    assert np.array_equal(studio360.state_image(state), rgb)
+    back = studio360.state_streams(state, rgb.shape[:2])
+    for name, full in streams.items():
+        assert back[name].shape == full.shape
+        assert np.abs(back[name] - full / full.max()).max() < 0.01
+    Path(state["image"]).unlink()
+    with pytest.raises(gr.Error, match="expired"):
+        app.restyle_viewer(state, "fused", "inferno", 0.5)
