@@ -137,6 +137,9 @@ def load_section(report: dict) -> list[str]:
                 f"{', '.join(f'{m:.0f}' for m in report['rss_window_medians_mib'])} MiB; growth from the second "
                 f"window (the first is warm-up) to the last **{report['rss_growth_windows']:+.1%}** (target < 5 %)"]
                if "rss_window_medians_mib" in report else []),
+             *([f"- request 50 → request 200 (the issue's window; each point the median of ±25 requests): RSS "
+                f"**{report['rss_growth_50_to_200']:+.1%}**, anonymous memory alone {report['anon_growth_50_to_200']:+.1%}"]
+               if "rss_growth_50_to_200" in report else []),
              f"- single samples (each swings with the requests in flight): {report['rss_mib_at_50']:.0f} MiB at "
              f"request 50, {report['rss_mib_end']:.0f} MiB at the end, {report['rss_growth_50_to_end']:+.1%}", "",
              "| endpoint | requests | p50 (s) | p95 (s) |", "|---|---|---|---|"]
