@@ -3,7 +3,7 @@ over the endpoints (overview, saliency, compare, scanpaths, evaluate, panorama),
 127.0.0.1 (offline, no examples). Bounded and self-stopping: every call has a timeout and the app is stopped
 at the end.
 
-    python -m bench.load_test                       # 600 requests, 16 clients → results/bench/load.json
+    python -m bench.load_test                       # 3 runs × 600 requests, 16 clients → results/bench/load.json
 
 Reported: errors, p50 / p95 latency per endpoint and overall, and the server's resident memory (VmRSS of the
 app process, sampled after every completed request): the median of each window of 100 requests, and the growth
@@ -162,15 +162,36 @@ def growth_50_to_200(rss: list[float], anon: list[float], half: int = 25) -> dic
     return {"rss_growth_50_to_200": growth(rss), "anon_growth_50_to_200": growth(anon)}
 
 
+GROWTH_KEYS = ("rss_growth_50_to_200", "anon_growth_50_to_200", "rss_growth_windows", "rss_growth_50_to_end")
+
+
+def combine(runs: list[dict]) -> dict:
+    """One report from several runs: every run's summary, errors summed, and the median over runs of each
+    memory-growth figure (one run's figure moves by a few per cent with the order requests happen to finish);
+    traces and latencies are the last run's."""
+    result = dict(runs[-1])
+    result["runs"] = [{k: v for k, v in r.items() if not k.endswith("_trace_mib")} for r in runs]
+    result["errors"] = sum(r["errors"] for r in runs)
+    result["requests_all_runs"] = sum(r["requests"] for r in runs)
+    for key in GROWTH_KEYS:
+        values = [r[key] for r in runs if key in r]
+        if values:
+            result[key + "_runs"] = values
+            result[key] = float(np.median(values))
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the app")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds for the whole run")
+    parser.add_argument("--runs", type=int, default=3, help="whole runs, each against a fresh app")
     parser.add_argument("--out", default=str(OUT / "load.json"))
     args = parser.parse_args(argv)
-    result = run(args.requests, args.clients, args.threads, args.timeout)
+    runs = [run(args.requests, args.clients, args.threads, args.timeout) for _ in range(args.runs)]
+    result = combine(runs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     summary = {k: v for k, v in result.items() if not k.endswith("_trace_mib")}

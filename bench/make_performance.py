@@ -126,22 +126,31 @@ def tabs_section(report: dict) -> list[str]:
 
 
 def load_section(report: dict) -> list[str]:
-    lines = [f"## Load: {report['requests']} requests from {report['clients']} concurrent clients", "",
+    runs = report.get("runs", [report])
+
+    def each(key):
+        return f" (runs: {', '.join(f'{v:+.1%}' for v in report[key + '_runs'])})" if key + "_runs" in report else ""
+    lines = [f"## Load: {len(runs)} × {report['requests']} requests from {report['clients']} concurrent clients", "",
              "`python -m bench.load_test`: a fresh app on 127.0.0.1 (queue concurrency 2, "
              f"{report['server_threads']} torch threads), gradio_client clients calling overview, saliency, "
              "compare, scanpaths, evaluate and panorama in turn. Latency includes waiting in the queue.", "",
-             f"- errors: **{report['errors']}** of {report['requests']}; wall time {report['wall_s']:.0f} s",
+             f"- errors: **{report['errors']}** of {report.get('requests_all_runs', report['requests'])}; "
+             f"each run against a fresh app; memory figures are medians over the runs, latency and traces are the "
+             f"last run's (wall time {report['wall_s']:.0f} s)",
              f"- latency p50 {report['p50_s']:.2f} s, p95 {report['p95_s']:.2f} s",
              f"- server resident memory: {report['rss_mib_start']:.0f} MiB idle, max {report['rss_mib_max']:.0f} MiB",
              *([f"- median RSS per {report['rss_window']} requests: "
                 f"{', '.join(f'{m:.0f}' for m in report['rss_window_medians_mib'])} MiB; growth from the second "
-                f"window (the first is warm-up) to the last **{report['rss_growth_windows']:+.1%}** (target < 5 %)"]
+                f"window (the first is warm-up) to the last **{report['rss_growth_windows']:+.1%}**"
+                f"{each('rss_growth_windows')}"]
                if "rss_window_medians_mib" in report else []),
              *([f"- request 50 → request 200 (the issue's window; each point the median of ±25 requests): RSS "
-                f"**{report['rss_growth_50_to_200']:+.1%}**, anonymous memory alone {report['anon_growth_50_to_200']:+.1%}"]
+                f"**{report['rss_growth_50_to_200']:+.1%}**{each('rss_growth_50_to_200')} (target < 5 %), "
+                f"anonymous memory alone {report['anon_growth_50_to_200']:+.1%}"]
                if "rss_growth_50_to_200" in report else []),
-             f"- single samples (each swings with the requests in flight): {report['rss_mib_at_50']:.0f} MiB at "
-             f"request 50, {report['rss_mib_end']:.0f} MiB at the end, {report['rss_growth_50_to_end']:+.1%}", "",
+             f"- single samples (each swings with the requests in flight), request 50 to the end: "
+             f"{report['rss_growth_50_to_end']:+.1%}{each('rss_growth_50_to_end')}; last run {report['rss_mib_at_50']:.0f}"
+             f" → {report['rss_mib_end']:.0f} MiB", "",
              "| endpoint | requests | p50 (s) | p95 (s) |", "|---|---|---|---|"]
     for name, e in report["by_endpoint"].items():
         lines.append(f"| {name} | {e['n']} | {e['p50_s']:.2f} | {e['p95_s']:.2f} |")
