@@ -27,10 +27,11 @@ def cached_model(name: str):
 
 def warm_up(names: list[str]) -> None:
     """Load each model and run it once on a small input, so a server's one-off costs (imports, weight loading,
-    the ONNX export) come before its first visitors rather than during their requests."""
+    the ONNX export, the heap growing to its working size) come before its first visitors rather than during
+    their requests. Typical sizes, not tiny ones: the work around the networks runs at the image's size."""
     from models import predict_panorama, predict_scanpath
-    image = np.full((96, 128, 3), 128, np.uint8)
-    panorama = np.full((128, 256, 3), 128, np.uint8)
+    image = np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
+    panorama = np.random.default_rng(1).integers(0, 256, (1024, 2048, 3), dtype=np.uint8)
     for name in names:
         try:
             model, task = cached_model(name), model_entry(name).task

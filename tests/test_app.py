@@ -287,3 +287,18 @@ def test_browser_scanpath_controls_change_what_is_sampled(page, painting):
     page.wait_for_function(f"old => {{ const c = ({cells})(); return c.length === 40 && c.join(' ') !== old; }}",
                            arg=" ".join(first), timeout=60000)
     assert page.outside_requests == [], page.outside_requests
+
+
+def test_warm_up_loads_every_offered_model_and_survives_a_broken_one(caplog):
+    import logging
+
+    from models import DEFAULT, studio
+    names = app.app_models()
+    assert names[:3] == [DEFAULT["saliency"], DEFAULT["scanpath"], DEFAULT["panorama"]]
+    assert set(studio.upload_models()) <= set(names) and len(names) == len(set(names))
+    studio.cached_model.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        studio.warm_up(["centerbias", "no-such-model", "equator-bias"])
+    assert "warm-up of no-such-model failed" in caplog.text
+    loaded = studio.cached_model.cache_info().currsize
+    assert loaded == 2                                   # the two real models are now cached
