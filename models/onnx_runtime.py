@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -25,6 +26,9 @@ import torch.nn as nn
 RUNTIME_ENV = "ATTENTION_RUNTIME"
 OPSET = 17
 log = logging.getLogger(__name__)
+# The TorchScript exporter keeps global state (GLOBALS.in_onnx_export): two exports at once, e.g. a server's
+# start-up warm-up and a first request, break each other.
+_export_lock = threading.Lock()
 
 
 def onnx_wanted() -> bool:
@@ -85,7 +89,7 @@ def _session(model_bytes: bytes, threads: int):
 def export_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], n_outputs: int) -> bytes:
     """The module's forward on inputs shaped like `example`, as an ONNX model (bytes)."""
     buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
+    with _export_lock, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")          # tracer notes on shape-dependent Python branches: shapes are fixed
         torch.onnx.export(module, example, buffer, dynamo=False, opset_version=OPSET,
                           input_names=[f"input{i}" for i in range(len(example))],

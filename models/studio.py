@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 
 import cv2
 import numpy as np
@@ -19,10 +20,21 @@ log = logging.getLogger(__name__)
 COLORMAPS = ("inferno", "jet", "viridis", "magma", "turbo", "gray")
 
 
-@functools.lru_cache(maxsize=16)
+_load_lock = threading.Lock()
+
+
 def cached_model(name: str):
-    """Models load once per process."""
+    """Models load once per process, also when the start-up warm-up and a first request ask at the same time."""
+    with _load_lock:
+        return _load_model(name)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_model(name: str):
     return create_model(name)
+
+
+cached_model.cache_clear, cached_model.cache_info = _load_model.cache_clear, _load_model.cache_info
 
 
 def warm_up(names: list[str]) -> None:

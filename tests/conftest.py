@@ -87,12 +87,20 @@ def serve_app(args: list[str]):
         port = s.getsockname()[1]
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "HF_HUB_OFFLINE": "1",
            "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}
+    import tempfile
+    # The app's output goes to a file: an unread pipe fills at 64 KiB and then blocks the app mid-print.
+    log = tempfile.NamedTemporaryFile("w+", prefix="app-", suffix=".log")
     proc = subprocess.Popen([sys.executable, *args], cwd=Path(__file__).resolve().parent.parent, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+
+    def output() -> str:
+        log.seek(0)
+        return log.read()[-5000:]
+
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"app exited early:\n{proc.stdout.read()}")
+            pytest.fail(f"app exited early:\n{output()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
@@ -100,13 +108,14 @@ def serve_app(args: list[str]):
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("app did not start within 120 s")
+        pytest.fail(f"app did not start within 120 s:\n{output()}")
     yield f"http://127.0.0.1:{port}/"
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 def readme_screenshot(page, name: str, locator=None) -> None:

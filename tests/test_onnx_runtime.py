@@ -125,3 +125,24 @@ def test_panorama_streams_match_on_both_runtimes(monkeypatch):
     a, b = fast.predict_streams(panorama), eager.predict_streams(panorama)
     for stream in ("attention", "poles", "equator", "fused"):
         assert np.abs(a[stream] - b[stream]).max() <= 1e-3 * b[stream].max(), stream
+
+
+def test_exports_from_two_threads_at_once_both_succeed(caplog):
+    """A server's start-up warm-up and its first request may load models at the same moment: the exporter's global
+    state must not let one export break the other (it did: "GLOBALS.in_onnx_export must be True")."""
+    import threading
+    torch.manual_seed(0)
+    modules = [nn.Sequential(*[nn.Conv2d(3, 3, 3, padding=1) for _ in range(12)]).eval() for _ in range(4)]
+    results, start = {}, threading.Barrier(len(modules))
+
+    def export(i):
+        start.wait()
+        results[i] = accelerate(modules[i], torch.rand(1, 3, 24, 32)).runtime
+
+    with caplog.at_level(logging.WARNING):
+        threads = [threading.Thread(target=export, args=(i,)) for i in range(len(modules))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == {i: "onnxruntime" for i in range(len(modules))}, caplog.text
