@@ -23,15 +23,24 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from models.onnx_runtime import RUNTIME_ENV
+from models.onnx_runtime import CACHE_ENV, RUNTIME_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
 INPUT_SIZE = {"saliency": (384, 288), "panorama": (2048, 1024), "scanpath": (1024, 768)}   # (width, height)
 TORCH_SUFFIX = "@torch"              # "effsal-lite0@torch": the same model on PyTorch eager, for the ratio
+EXPORT_SUFFIX = "@export"            # "atsal@export": a first start, exporting its ONNX graphs (no cache)
+VARIANT_ENV = {TORCH_SUFFIX: {RUNTIME_ENV: "torch"}, EXPORT_SUFFIX: {CACHE_ENV: "off"}}
+
+
+def split_variant(name: str) -> tuple[str, str]:
+    """"atsal@export" → ("atsal", "@export"); "atsal" → ("atsal", "")."""
+    model, at, variant = name.partition("@")
+    return model, at + variant
 SCANPATH_SAMPLES = 20                # scanpath task: one call draws this many scanpaths of one image
 
 
@@ -91,21 +100,32 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
     }
 
 
-def run_rounds(module: str, names: list[str], rounds: int, threads: int, worker_args: list[str]) -> dict[str, list[dict]]:
+def run_rounds(module: str, names: list[str], rounds: int, threads: int, worker_args: list[str],
+               prime: tuple[str, ...] = ()) -> dict[str, list[dict]]:
     """{name: [worker result per round]}: each model in a fresh `python -m module --worker NAME` process per round.
     Rounds interleave the models (A B C, A B C, ...) so slow drifts of a shared CPU hit every model alike.
-    A name ending in TORCH_SUFFIX runs that model with ONNX Runtime switched off (PyTorch eager throughout)."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1")
-    runs: dict[str, list[dict]] = {name: [] for name in names}
-    for _ in range(rounds):
-        for name in names:
-            model, torch_only = name.removesuffix(TORCH_SUFFIX), name.endswith(TORCH_SUFFIX)
+    A name ending in a VARIANT_ENV suffix runs that model in that setting: TORCH_SUFFIX with ONNX Runtime off
+    (PyTorch eager throughout), EXPORT_SUFFIX without the ONNX graph cache (a first start).
+    The ONNX graph cache is a fresh folder of this run; the models in `prime` run once untimed before the rounds
+    so that every round starts them as a server does after its first start."""
+    with tempfile.TemporaryDirectory(prefix="bench-onnx-") as cache:
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1", **{CACHE_ENV: cache})
+
+        def run(name: str) -> dict:
+            model, variant = split_variant(name)
             cmd = [sys.executable, "-m", module, "--worker", model, "--threads", str(threads), *worker_args]
-            run_env = dict(env, **({RUNTIME_ENV: "torch"} if torch_only else {}))
-            done = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True)
+            done = subprocess.run(cmd, cwd=ROOT, env=dict(env, **VARIANT_ENV.get(variant, {})),
+                                  capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{name}: benchmark failed\n{done.stderr[-2000:]}")
-            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        for name in prime:
+            run(name)
+        runs: dict[str, list[dict]] = {name: [] for name in names}
+        for _ in range(rounds):
+            for name in names:
+                runs[name].append(run(name))
     return runs
 
 
@@ -146,7 +166,8 @@ def main(argv=None) -> None:
     if args.with_torch:
         names += [n + TORCH_SUFFIX for n in names if not n.endswith(TORCH_SUFFIX)]
     runs = run_rounds("bench.bench_saliency", names, args.rounds, args.threads,
-                      ["--repeats", str(args.repeats), "--warmup", str(args.warmup), "--task", args.task])
+                      ["--repeats", str(args.repeats), "--warmup", str(args.warmup), "--task", args.task],
+                      prime=tuple(n for n in names if not split_variant(n)[1]))
     runtime = {name: runs[name][0]["runtime"] for name in names}
     rows = []
     for name in names:

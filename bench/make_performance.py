@@ -92,7 +92,10 @@ def peers_section(report: dict) -> list[str]:
              f"{report['torch']}. Peers are the published architectures with random weights (timing only, "
              "`bench/peers.py`). Each model gets the same image (1024×768; 360°: 2048×1024) and returns a map at "
              "image size; medians over interleaved rounds, each round in a fresh process. Cold start = process "
-             "start (interpreter, imports, model build) to the end of the first result.", "",
+             "start (interpreter, imports, model build) to the end of the first result. Our models load their ONNX "
+             "graphs from the cache, as every start after a server's first does (`models/onnx_runtime.py`); "
+             "`MODEL@export` rows are a first start ever, exporting the graphs; `MODEL@torch` rows run on "
+             "PyTorch eager like the peers.", "",
              "| model | ours | runtime | task | parameters (M) | latency, median (ms) | first call (ms) | "
              "cold start (s) | peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows.values():

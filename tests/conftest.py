@@ -1,12 +1,19 @@
 """Shared fixtures. Test images are drawn in code with fixed seeds; real data comes from $GAZE_DATA only."""
 from __future__ import annotations
 
+import atexit
 import csv
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Exported ONNX graphs go to a folder of this test run (apps started by tests inherit it), not to ~/.cache.
+if "ONNX_CACHE" not in os.environ:
+    os.environ["ONNX_CACHE"] = tempfile.mkdtemp(prefix="onnx-cache-")
+    atexit.register(shutil.rmtree, os.environ["ONNX_CACHE"], True)
 
 import numpy as np
 import pytest

@@ -146,3 +146,83 @@ def test_exports_from_two_threads_at_once_both_succeed(caplog):
         for thread in threads:
             thread.join()
     assert results == {i: "onnxruntime" for i in range(len(modules))}, caplog.text
+
+
+def _graphs(folder) -> list:
+    return sorted(folder.glob("*.onnx"))
+
+
+def test_second_load_takes_the_cached_graph_without_exporting(monkeypatch, tmp_path):
+    monkeypatch.setenv(onnx_runtime.CACHE_ENV, str(tmp_path))
+    torch.manual_seed(0)
+    module = TwoOutputs().eval()
+    assert accelerate(module, torch.rand(1, 3, 16, 20)).runtime == "onnxruntime"
+    assert len(_graphs(tmp_path)) == 1
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported although the graph was cached")
+    monkeypatch.setattr(onnx_runtime, "export_onnx", no_export)
+    fast = accelerate(module, torch.rand(1, 3, 16, 20))
+    assert fast.runtime == "onnxruntime"
+    x = torch.rand(1, 3, 16, 20)
+    with torch.no_grad():
+        assert torch.allclose(fast(x)[0], module(x)[0], atol=1e-5)
+    monkeypatch.undo()
+    monkeypatch.setenv(onnx_runtime.CACHE_ENV, str(tmp_path))
+    accelerate(TwoOutputs().eval(), torch.rand(1, 3, 16, 20))           # other weights: another graph
+    accelerate(module, torch.rand(1, 3, 8, 8))                          # another shape: another graph
+    assert len(_graphs(tmp_path)) == 3
+
+
+def test_broken_or_stale_cached_graph_is_exported_again(monkeypatch, tmp_path):
+    monkeypatch.setenv(onnx_runtime.CACHE_ENV, str(tmp_path))
+    module, example = TwoOutputs().eval(), torch.rand(1, 3, 16, 20)
+    accelerate(module, example)
+    [graph] = _graphs(tmp_path)
+    good = graph.read_bytes()
+    graph.write_bytes(good[: len(good) // 2])                           # truncated
+    assert accelerate(module, example).runtime == "onnxruntime"
+    assert graph.read_bytes() == good
+    graph.write_bytes(onnx_runtime.export_onnx(TwoOutputs().eval(), (example,), 2))   # right name, other weights
+    fast = accelerate(module, example)
+    assert fast.runtime == "onnxruntime"
+    with torch.no_grad():
+        assert torch.allclose(fast(example)[0], module(example)[0], atol=1e-5)
+    assert graph.read_bytes() == good
+
+
+def test_graph_failing_its_check_is_not_cached(monkeypatch, tmp_path):
+    monkeypatch.setenv(onnx_runtime.CACHE_ENV, str(tmp_path))
+    real_export = onnx_runtime.export_onnx
+    monkeypatch.setattr(onnx_runtime, "export_onnx",
+                        lambda module, example, n: real_export(TwoOutputs().eval(), example, n))
+    assert accelerate(TwoOutputs(), torch.rand(1, 3, 8, 8)).runtime == "torch"
+    assert _graphs(tmp_path) == []
+
+
+@pytest.mark.parametrize("setting", ["off", "file"])
+def test_no_cache_or_unwritable_cache_still_accelerates(monkeypatch, tmp_path, setting):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv(onnx_runtime.CACHE_ENV, "off" if setting == "off" else str(blocker / "onnx"))
+    assert accelerate(TwoOutputs(), torch.rand(1, 3, 8, 8)).runtime == "onnxruntime"
+    assert list(tmp_path.rglob("*.onnx")) == []
+
+
+def test_graphs_unused_for_a_month_are_pruned_when_a_new_one_is_written(monkeypatch, tmp_path):
+    import os
+    import time
+    monkeypatch.setenv(onnx_runtime.CACHE_ENV, str(tmp_path))
+    module, example = TwoOutputs().eval(), torch.rand(1, 3, 8, 8)
+    accelerate(module, example)
+    [used] = _graphs(tmp_path)
+    old, crashed = tmp_path / ("0" * 40 + ".onnx"), tmp_path / "x.onnx.1.2.partial"
+    for path in (old, crashed):
+        path.write_bytes(b"old")
+    month_ago = time.time() - (onnx_runtime.CACHE_KEEP_DAYS + 1) * 86400
+    for path in (used, old, crashed):
+        os.utime(path, (month_ago, month_ago))
+    accelerate(module, example)                          # a cache hit marks its graph as in use
+    accelerate(TwoOutputs().eval(), example)             # a new graph: the pruning runs
+    assert used in _graphs(tmp_path) and not old.exists() and not crashed.exists()
+    assert len(_graphs(tmp_path)) == 2
