@@ -31,6 +31,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from models.memory import release_freed_memory
+
 RUNTIME_ENV = "ATTENTION_RUNTIME"
 CACHE_ENV = "ONNX_CACHE"
 CACHE_KEEP_DAYS = 30                 # graphs unused this long are removed when a new one is written
@@ -193,6 +195,7 @@ def accelerate(module: nn.Module, *example: torch.Tensor, tolerance: float = 1e-
             try:
                 fast = checked(_session(cached, threads))
                 os.utime(cached)                   # in use: kept by _prune
+                release_freed_memory()             # the graph's parse buffers go back now
                 return fast
             except Exception as error:             # truncated, or stale in a way the key missed: export again
                 log.info("cached graph %s not used (%s); exporting again", cached.name, error)
@@ -202,7 +205,6 @@ def accelerate(module: nn.Module, *example: torch.Tensor, tolerance: float = 1e-
             if cached is not None:
                 cached.unlink(missing_ok=True)     # a graph that failed its check is not kept
             raise
-        from models.memory import release_freed_memory
         release_freed_memory()                    # the exporter's scratch memory (tens of MiB) goes back now
         return fast
     except Exception as error:                    # missing package, unsupported op, mismatch: stay on PyTorch

@@ -100,9 +100,9 @@ def serve_app(args: list[str]):
     proc = subprocess.Popen([sys.executable, *args], cwd=Path(__file__).resolve().parent.parent, env=env,
                             stdout=log, stderr=subprocess.STDOUT, text=True)
 
-    def output() -> str:
+    def output(tail: int = 5000) -> str:
         log.seek(0)
-        return log.read()[-5000:]
+        return log.read()[-tail:]
 
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -122,7 +122,10 @@ def serve_app(args: list[str]):
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    text = output(tail=10**8)
     log.close()
+    # Every model of the running app stayed on ONNX Runtime (a fallback here once hid concurrent exports).
+    assert "stays on PyTorch" not in text, text[-5000:]
 
 
 def readme_screenshot(page, name: str, locator=None) -> None:
