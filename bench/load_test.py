@@ -42,11 +42,10 @@ def server_rss_mib(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def start_app(port: int, threads: int) -> subprocess.Popen:
+def start_app(port: int, threads: int, log) -> subprocess.Popen:
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "HF_HUB_OFFLINE": "1", "GALLERY_SOURCE": "off",
            "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": str(threads), "NO_PROXY": "127.0.0.1,localhost"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -78,7 +77,8 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = start_app(port, threads)
+    log = tempfile.TemporaryFile("w+")
+    proc = start_app(port, threads, log)
     results, rss, anon, lock = [], [], [], threading.Lock()
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -114,6 +114,11 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+    log.seek(0)
+    # models left on PyTorch (models/onnx_runtime.py): then these numbers are not the app's usual ones
+    fallbacks = [line.strip() for line in log if "stays on PyTorch" in line]
+    log.close()
+
     def pct(values, q):
         return float(np.percentile(values, q)) if values else float("nan")
     by_endpoint = {}
@@ -124,7 +129,7 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
     ok = [r["seconds"] for r in results if not r["error"]]
     warm = rss[49] if len(rss) >= 50 else float("nan")
     return {"task": "load", "requests": requests, "clients": clients, "server_threads": threads,
-            "errors": sum(1 for r in results if r["error"]),
+            "errors": sum(1 for r in results if r["error"]), "runtime_fallbacks": fallbacks,
             "error_examples": [r["error"] for r in results if r["error"]][:5],
             "wall_s": wall, "p50_s": pct(ok, 50), "p95_s": pct(ok, 95), "by_endpoint": by_endpoint,
             "rss_mib_start": rss_start, "rss_mib_at_50": warm, "rss_mib_end": rss[-1], "rss_mib_max": max(rss),
@@ -172,6 +177,7 @@ def combine(runs: list[dict]) -> dict:
     result = dict(runs[-1])
     result["runs"] = [{k: v for k, v in r.items() if not k.endswith("_trace_mib")} for r in runs]
     result["errors"] = sum(r["errors"] for r in runs)
+    result["runtime_fallbacks"] = [line for r in runs for line in r.get("runtime_fallbacks", [])]
     result["requests_all_runs"] = sum(r["requests"] for r in runs)
     for key in GROWTH_KEYS:
         values = [r[key] for r in runs if key in r]

@@ -142,6 +142,9 @@ def load_section(report: dict) -> list[str]:
              f"- errors: **{report['errors']}** of {report.get('requests_all_runs', report['requests'])}; "
              f"each run against a fresh app; memory figures are medians over the runs, latency and traces are the "
              f"last run's (wall time {report['wall_s']:.0f} s)",
+             *([f"- models on their usual runtime: "
+                f"{'all' if not report['runtime_fallbacks'] else 'no: ' + '; '.join(report['runtime_fallbacks'])}"]
+               if "runtime_fallbacks" in report else []),
              f"- latency p50 {report['p50_s']:.2f} s, p95 {report['p95_s']:.2f} s",
              f"- server resident memory: {report['rss_mib_start']:.0f} MiB idle, max {report['rss_mib_max']:.0f} MiB",
              *([f"- median RSS per {report['rss_window']} requests: "
