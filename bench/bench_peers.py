@@ -9,7 +9,7 @@ Pairs (ours vs peer, same input image):
   ensemble; each model resizes the image to its own network input and returns a map at image size;
 - 360°, a 2048×1024 panorama: atsal (ours: attention, both experts, fusion) vs ATSal's VGG16 attention stream
   alone.
-Our models run as the app runs them (ONNX Runtime where it loads, see models/onnx_runtime.py; exported graphs
+Our models run as the app runs them (ONNX Runtime where it loads, see models/runtime/onnx.py; exported graphs
 come from the cache, primed by one untimed start); the peers run in PyTorch eager, as their code does.
 `effsal-lite0@torch` is our model on PyTorch eager too, so the ratios show how much of the gap is the
 architecture and how much the runtime; `MODEL@export` is a first start ever, exporting its graphs (no cache).
@@ -66,8 +66,7 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int) -> dict:
         model = create_model(name)
         predict = (lambda img: predict_panorama(model, img)) if task == "panorama" else (lambda img: predict_saliency(model, img))
         network = getattr(model, "network", None)
-        from models.onnx_runtime import runtime_of
-        runtime = runtime_of(model)
+        runtime = model.runtime
     else:
         from bench.peers import build
         network, (ih, iw) = build(name)
@@ -105,7 +104,7 @@ def app_cold_start(runs: int, threads: int) -> tuple[list[float], float]:
     from gradio_client import Client, handle_file
     from PIL import Image
     import numpy as np
-    from models.onnx_runtime import CACHE_ENV
+    from models.runtime.onnx import CACHE_ENV
 
     def start(env: dict) -> float:
         with socket.socket() as s:

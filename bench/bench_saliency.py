@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.onnx_runtime import CACHE_ENV, RUNTIME_ENV
+from models.runtime.onnx import CACHE_ENV, RUNTIME_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
@@ -62,7 +62,6 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
     import torch
     torch.set_num_threads(threads)
     from models import create_model, predict_panorama, predict_saliency
-    from models.onnx_runtime import runtime_of
     if task == "scanpath":
         from training.evaluate_scanpaths import draw_samples
 
@@ -96,7 +95,7 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
         "median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))],
         "min_ms": times[0], "first_call_ms": first_ms, "load_s": load_s, "params_m": n_params / 1e6,
         "rss_before_model_mib": rss_before, "peak_rss_mib": peak_rss_mib(),
-        "model_peak_mib": peak_rss_mib() - rss_before, "runtime": runtime_of(model),
+        "model_peak_mib": peak_rss_mib() - rss_before, "runtime": model.runtime,
     }
 
 

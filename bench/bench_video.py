@@ -5,7 +5,7 @@
 
 The clip is generated here (a panorama slowly turning, written with OpenCV), so nothing is downloaded. Each
 model runs in a fresh process per round (rounds interleave the models, as bench.bench_saliency does):
-`models.studio360.process_video` runs once untimed (loads the model, fills the projection caches), then
+`models.studio.panorama_tab.process_video` runs once untimed (loads the model, fills the projection caches), then
 timed `--repeats` times; fps = frames ÷ wall time. The figure is the median over rounds of each round's median.
 Results go to results/bench/video.json; `python -m bench.make_performance` puts them in docs/performance.md.
 """
@@ -44,7 +44,7 @@ def write_clip(path: Path, frames: int, size=SIZE, fps: float = 30.0) -> Path:
 def bench_one(name: str, threads: int, frames: int, repeats: int) -> dict:
     import torch
     torch.set_num_threads(threads)
-    from models.studio360 import process_video, video_codec
+    from models.studio.panorama_tab import process_video, video_codec
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_clip(Path(tmp) / "clip.mp4", frames)
         process_video(clip, name, max_frames=frames, out_dir=Path(tmp) / "warm")

@@ -115,7 +115,7 @@ def run(requests: int, clients: int, threads: int, timeout_s: float) -> dict:
         except subprocess.TimeoutExpired:
             proc.kill()
     log.seek(0)
-    # models left on PyTorch (models/onnx_runtime.py): then these numbers are not the app's usual ones
+    # models left on PyTorch (models/runtime/onnx.py): then these numbers are not the app's usual ones
     fallbacks = [line.strip() for line in log if "stays on PyTorch" in line]
     log.close()
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from bench.bench_saliency import TORCH_SUFFIX
-from models.onnx_runtime import RUNTIME_ENV
+from models.runtime.onnx import RUNTIME_ENV
 from models.registry import DEFAULT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def peers_section(report: dict) -> list[str]:
              "`bench/peers.py`). Each model gets the same image (1024×768; 360°: 2048×1024) and returns a map at "
              "image size; medians over interleaved rounds, each round in a fresh process. Cold start = process "
              "start (interpreter, imports, model build) to the end of the first result. Our models load their ONNX "
-             "graphs from the cache, as every start after a server's first does (`models/onnx_runtime.py`); "
+             "graphs from the cache, as every start after a server's first does (`models/runtime/onnx.py`); "
              "`MODEL@export` rows are a first start ever, exporting the graphs; `MODEL@torch` rows run on "
              "PyTorch eager like the peers.", "",
              "| model | ours | runtime | task | parameters (M) | latency, median (ms) | first call (ms) | "

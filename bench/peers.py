@@ -116,7 +116,7 @@ class DenseNet201(nn.Module):
 class EfficientNetB5Like(nn.Module):
     def __init__(self):
         super().__init__()
-        from models.efficientnet_lite import EfficientNetLite, EfficientNetLiteConfig
+        from models.nets.efficientnet_lite import EfficientNetLite, EfficientNetLiteConfig
         self.net = EfficientNetLite(EfficientNetLiteConfig("b5-like", 1.6, 2.2, 456, 0.4), with_head=False)
         self.channels = self.net.feature_channels[-1]
 
@@ -144,7 +144,7 @@ class DeepGazeIIELike(nn.Module):
 def build(name: str):
     """(module in eval mode, network input (H, W) for a 1024×768 image — 2048×1024 for the 360° peer)."""
     if name == "salnet-full":
-        from models.salnet import SalNet
+        from models.nets.salnet import SalNet
         return SalNet({"width": 1.0}).eval(), (240, 320)
     if name == "atsal-vgg-attention":
         return VGGEncoderDecoder().eval(), (320, 640)

@@ -32,7 +32,7 @@ def attention_summary(density: np.ndarray) -> dict:
 
 def main(argv=None) -> int:
     from models import DEFAULT, as_rgb, create_model, predict_saliency, predict_scanpath
-    from models.studio import overlay          # same colours as the app
+    from models.studio.rendering import overlay          # same colours as the app
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input_dir", type=Path)

@@ -1,11 +1,21 @@
-"""A small model registry in the spirit of timm: `@register_model(task)` records a builder under its own name,
-`list_models(task)` feeds the app's menus and the tests, `create_model(name)` builds one by name."""
+"""One registry for every model, in the spirit of timm: `@register_model(task, ...)` records a builder under its
+own name; `list_models(task)` feeds the app's menus and the tests; `create_model(name)` builds one.
+
+    @register_model("saliency", bundled="effsal-lite0", default=True)
+    def effsal_lite0(weights=None): ...
+
+`bundled` names the folder in assets/weights/ the builder loads by default: a model whose bundled weights are
+missing is not listed and builds only from `weights=` (a folder or 'hub:REPO@REV'). `default` marks the model a
+task uses when none is named; if it is not available the task falls back to its first listed model.
+"""
 from __future__ import annotations
 
 import fnmatch
 import warnings
 from dataclasses import dataclass
 from typing import Callable
+
+from models.weights import ASSETS
 
 TASKS = ("saliency", "scanpath", "panorama")
 
@@ -16,17 +26,22 @@ class ModelEntry:
     task: str
     builder: Callable
     description: str
-    needs_gaze: bool          # True for models that need recorded fixations (gold): not offered for uploads
+    needs_gaze: bool          # needs recorded fixations (gold): not offered for uploads
+    bundled: str | None       # folder under assets/weights/ holding its default weights
+    default: bool
+
+    @property
+    def available(self) -> bool:
+        """Buildable without `weights=`: no bundled weights needed, or they are present."""
+        return self.bundled is None or (ASSETS / self.bundled / "model.safetensors").is_file()
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
-_UNBUNDLED: dict[str, ModelEntry] = {}     # trained models without bundled weights: built only from `weights=`
-
-# The model each task uses when none is named. Trained models replace the baselines here when they land.
-DEFAULT = {"saliency": "centerbias", "scanpath": "saliency-sampler", "panorama": "equator-bias"}
+DEFAULT: dict[str, str] = {}          # task → model name, kept up to date by register_model
 
 
-def register_model(task: str, description: str = "", needs_gaze: bool = False):
+def register_model(task: str, *, bundled: str | None = None, default: bool = False, needs_gaze: bool = False,
+                   description: str = ""):
     if task not in TASKS:
         raise ValueError(f"unknown task '{task}'; tasks are {TASKS}")
 
@@ -35,44 +50,38 @@ def register_model(task: str, description: str = "", needs_gaze: bool = False):
         if name in _REGISTRY:
             warnings.warn(f"model '{name}' registered twice; the later one wins")
         doc = description or (builder.__doc__ or "").strip().splitlines()[0]
-        _REGISTRY[name] = ModelEntry(name, task, builder, doc, needs_gaze)
+        _REGISTRY[name] = ModelEntry(name, task, builder, doc, needs_gaze, bundled, default)
+        _update_default(task)
         return builder
 
     return wrap
 
 
-def register_if_bundled(task: str, name: str, load: Callable, description: str) -> bool:
-    """Register `name` (built by `load(weights=None)`) only when assets/weights/<name>/model.safetensors exists:
-    trained models are offered once their weights ship with the app. Returns whether it was registered."""
-    from models.baselines import ASSETS
-    if not (ASSETS / name / "model.safetensors").is_file():
-        _UNBUNDLED[name] = ModelEntry(name, task, load, description, False)   # still loadable from a folder
-        return False
-    if name in _REGISTRY:
-        warnings.warn(f"model '{name}' registered twice; the later one wins")
-    _REGISTRY[name] = ModelEntry(name, task, load, description, False)
-    return True
+def _update_default(task: str) -> None:
+    marked = [e.name for e in _REGISTRY.values() if e.task == task and e.default and e.available]
+    listed = list_models(task, include_gaze_models=False)
+    if marked or listed:
+        DEFAULT[task] = marked[-1] if marked else listed[0]
 
 
 def list_models(task: str | None = None, pattern: str = "*", include_gaze_models: bool = True) -> list[str]:
-    """Sorted model names, optionally for one task, filtered by a wildcard pattern."""
+    """Sorted names of the models that can be built without `weights=`, optionally for one task, filtered by a
+    wildcard pattern."""
     if task is not None and task not in TASKS:
         raise ValueError(f"unknown task '{task}'; tasks are {TASKS}")
     return sorted(
         e.name for e in _REGISTRY.values()
-        if (task is None or e.task == task) and fnmatch.fnmatch(e.name, pattern)
-        and (include_gaze_models or not e.needs_gaze)
-    )
+        if e.available and (task is None or e.task == task) and fnmatch.fnmatch(e.name, pattern)
+        and (include_gaze_models or not e.needs_gaze))
 
 
 def model_entry(name: str, with_weights: bool = False) -> ModelEntry:
-    """The registered model `name`; `with_weights` also finds trained models that ship no weights (they can
-    only be built from a weights folder or the Hub, and are not listed in the menus)."""
-    if with_weights and name not in _REGISTRY and name in _UNBUNDLED:
-        return _UNBUNDLED[name]
-    if name not in _REGISTRY:
+    """The registered model `name`; `with_weights` also finds models whose bundled weights are missing (they
+    build only from a weights folder or the Hub, and are not listed)."""
+    entry = _REGISTRY.get(name)
+    if entry is None or not (entry.available or with_weights):
         raise ValueError(f"unknown model '{name}'. Available: {', '.join(list_models())}")
-    return _REGISTRY[name]
+    return entry
 
 
 def create_model(name: str, weights: str | None = None, **kwargs):

@@ -1,5 +1,5 @@
-"""A fast stand-in for ATSal in tests: the same `predict_streams(equi, temporal=False)` / `reset_temporal()` API,
-maps computed in closed form. `register()` adds it to the registry as the panorama model "fake-streams"."""
+"""A fast stand-in for ATSal in tests: a PanoramaModel (models/tasks.py) with ATSal's six streams, maps computed in
+closed form. `register()` adds it to the registry as the panorama model "fake-streams"."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,9 @@ import numpy as np
 
 class FakeStreamsModel:
     needs_gaze = False
+    notice = ""
+    runtime = "numpy"
+    streams = ("fused", "attention", "attention_map", "experts", "poles", "equator")     # ATSal's display order
 
     def __init__(self):
         self.resets = 0
@@ -28,6 +31,9 @@ class FakeStreamsModel:
         norm = lambda m: m / m.sum()
         return {"attention": norm(spot + 0.05), "attention_map": spot / spot.max(), "poles": norm(poles),
                 "equator": norm(band), "experts": norm(experts), "fused": norm((spot + 0.05) * experts)}
+
+    def predict(self, equi: np.ndarray) -> np.ndarray:
+        return self.predict_streams(equi)["fused"]
 
 
 def register() -> None:

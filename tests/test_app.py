@@ -1,7 +1,12 @@
 """The app: handlers as plain functions first, then the running server through gradio_client and Chromium."""
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +14,7 @@ import pytest
 from PIL import Image
 
 import app
-from models import studio
+from models.studio import rendering as studio
 from tests.conftest import draw_image, readme_screenshot, serve_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,6 +69,82 @@ def test_evaluate_handler_scores_a_map_against_fixations(tmp_path):
     (tmp_path / "gt.csv").write_text("x,y\n20,30\n21,29\n19,31\n")
     table = dict(app.run_evaluate(str(tmp_path / "pred.npy"), str(tmp_path / "gt.csv"), "tuebingen", 5))
     assert table["NSS ↑"] > 3 and table["AUC-Judd ↑"] > 0.95
+
+
+def test_image_uploads_reach_the_handler_as_the_raw_file(tmp_path):
+    """A bad file gets past Gradio's preprocessing to models.load_image (which says what is wrong with it), and
+    the browser still gets Gradio's own Image component."""
+    from gradio.data_classes import ImageData
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image at all")
+    upload = app.image_upload(label="Painting")
+    assert upload.get_block_name() == "image" and upload.get_block_class() == "image"
+    assert upload.preprocess(ImageData(path=str(fake), orig_name="notes.png")) == str(fake)
+    assert upload.preprocess(None) is None
+
+
+def test_launch_address_is_gradios_own_unless_host_or_port_are_given():
+    assert app.launch_address({}) == {}
+    assert app.launch_address({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7861"}) == {}
+    assert app.launch_address({"HOST": "127.0.0.1", "PORT": "8123"}) == {"server_name": "127.0.0.1",
+                                                                        "server_port": 8123}
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses (hex, as /proc/net/tcp{,6} write them) with a listening TCP socket on `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).is_file():
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:                 # 0A: TCP_LISTEN
+                found.add(address)
+    return found
+
+
+def test_app_listens_where_gradios_own_variables_say(tmp_path):
+    """Started as a Space starts it, with GRADIO_SERVER_NAME=0.0.0.0 and GRADIO_SERVER_PORT and no HOST / PORT:
+    the server listens on every interface at that port, and answers on 127.0.0.1."""
+    if not Path("/proc/net/tcp").is_file():
+        pytest.skip("needs Linux's /proc/net/tcp to see where the server listens")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
+    env.update(GRADIO_SERVER_NAME="0.0.0.0", GRADIO_SERVER_PORT=str(port), GALLERY_SOURCE="off",
+               HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", NO_PROXY="127.0.0.1,localhost")
+    log = tmp_path / "app.log"              # a file, not a pipe: an unread pipe blocks the app once full
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert proc.poll() is None, f"app exited early:\n{log.read_text()[-5000:]}"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.time() < deadline, f"app did not start within 120 s:\n{log.read_text()[-5000:]}"
+                time.sleep(0.5)
+        listening = _listening(port)
+        assert "00000000" in listening, listening                       # 0.0.0.0: every IPv4 interface
+        from gradio_client import Client, handle_file
+        np.save(tmp_path / "pred.npy", np.random.default_rng(0).random((30, 40)))
+        (tmp_path / "gt.csv").write_text("x,y\n5,5\n20,10\n")
+        table = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+            handle_file(str(tmp_path / "pred.npy")), handle_file(str(tmp_path / "gt.csv")), "mit", 5,
+            api_name="/evaluate")
+        assert "NSS ↑" in str(table)
+        assert f":{port}" in log.read_text()                              # Gradio's "Running on local URL" line
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # ---------- the running server ----------
@@ -292,13 +373,15 @@ def test_browser_scanpath_controls_change_what_is_sampled(page, painting):
 def test_warm_up_loads_every_offered_model_and_survives_a_broken_one(caplog):
     import logging
 
-    from models import DEFAULT, studio
+    from models import DEFAULT
+    from models.api import load_model, warm_up
+    from models.studio.saliency_tab import upload_models
     names = app.app_models()
     assert names[:3] == [DEFAULT["saliency"], DEFAULT["scanpath"], DEFAULT["panorama"]]
-    assert set(studio.upload_models()) <= set(names) and len(names) == len(set(names))
-    studio.cached_model.cache_clear()
+    assert set(upload_models()) <= set(names) and len(names) == len(set(names))
+    load_model.cache_clear()
     with caplog.at_level(logging.WARNING):
-        studio.warm_up(["centerbias", "no-such-model", "equator-bias"])
+        warm_up(["centerbias", "no-such-model", "equator-bias"])
     assert "warm-up of no-such-model failed" in caplog.text
-    loaded = studio.cached_model.cache_info().currsize
+    loaded = load_model.cache_info().currsize
     assert loaded == 2                                   # the two real models are now cached

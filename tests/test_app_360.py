@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import app
-from models import studio360
+from models.studio import panorama_tab as studio360
 from tests.conftest import draw_image, readme_screenshot, serve_app
 from tests.fake360 import FakeStreamsModel
 from tests.test_app import CHROMIUM, CHROMIUM_ARGS
@@ -39,7 +39,7 @@ def flat_file(tmp_path_factory) -> Path:
 
 def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch):
     monkeypatch.setattr(studio360, "resolve_model", lambda name: FakeStreamsModel())
-    monkeypatch.setattr(app.studio, "describe", lambda name: "test model")
+    monkeypatch.setattr(app.saliency_tab, "describe", lambda name: "test model")
     pano = draw_image(5, (256, 128))[0]
     panels, url, radio, state, info = app.run_panorama(pano, "fake-streams", "attention", "jet", 0.5)
     assert len(panels) == 6 and np.asarray(Image.open(panels[0][0])).shape == pano.shape
@@ -51,10 +51,21 @@ def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch
     assert len(gallery) == 6 and again not in (url, other)
 
 
-def test_panorama_handler_falls_back_to_fused_and_refuses_bad_input():
+def test_panorama_handler_draws_the_first_view_from_the_streams_in_memory(monkeypatch):
+    """The saved state is for restyling only: predicting never reads it back."""
+    def unread(*_):
+        raise AssertionError("the first view read the saved state")
+    monkeypatch.setattr(studio360, "state_image", unread)
+    monkeypatch.setattr(studio360, "state_streams", unread)
+    panels, url, radio, state, info = app.run_panorama(draw_image(5, (256, 128))[0], "equator-bias", "prior",
+                                                       "inferno", 0.6)
+    assert len(panels) == 1 and Path(url.split("=", 1)[1]).is_file() and state["streams"] == ["prior"]
+
+
+def test_panorama_handler_falls_back_to_the_models_first_stream_and_refuses_bad_input():
     pano = draw_image(5, (256, 128))[0]
     panels, url, radio, state, info = app.run_panorama(pano, "equator-bias", "attention", "inferno", 0.6)
-    assert len(panels) == 1 and radio.value == "fused" and "equator-bias" in info
+    assert len(panels) == 1 and radio.value == "prior" and "equator-bias" in info
     with pytest.raises(gr.Error, match="Upload an equirectangular panorama"):
         app.run_panorama(None, "equator-bias", "fused", "inferno", 0.6)
     with pytest.raises(gr.Error, match="twice as wide as high"):
@@ -66,8 +77,8 @@ def test_video_handler_returns_players_and_refuses_bad_videos(tmp_path):
     clip = write_video(tmp_path / "clip.mp4", n_frames=6)
     attention, experts, fused, info = app.run_panorama_video(str(clip), "equator-bias", "inferno", 0.6, 60, 30,
                                                              progress=lambda *a, **k: None)
-    assert Path(fused).is_file() and attention is None and experts is None
-    assert "6 frames" in info
+    assert Path(fused).is_file() and attention is None and experts is None      # the prior, in the last player
+    assert "prior" in info and "6 frames" in info
     junk = tmp_path / "junk.mp4"
     junk.write_text("not a video")
     with pytest.raises(gr.Error, match="could not read"):
@@ -93,7 +104,7 @@ def test_api_panorama_and_its_error_message(server, pano_file, flat_file):
     with pytest.raises(Exception, match="twice as wide as high"):
         client.predict(handle_file(str(flat_file)), "equator-bias", "fused", "jet", 0.5, api_name="/panorama")
     gallery, *_ = client.predict(handle_file(str(pano_file)), "equator-bias", "fused", "jet", 0.5,
-                                 api_name="/panorama")                 # still up
+                                 api_name="/panorama")                 # still up; "fused" falls back to "prior"
     assert len(gallery) == 1
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.atsal import (ATSal, AttentionStream, ExpertStream, TemporalEMA, attention_loss, expert_loss,
-                          expert_densities, face_jacobian, faces_to_equirect_density, fuse, sphere_kld)
-from models.projections import EQUATOR, FACES, POLES
+from models.nets.atsal import ATSal, AttentionStream, ExpertStream, TemporalEMA
+from training.losses import attention_loss, expert_loss, sphere_kld
+from models.runtime.panorama import ATSalPanoramaModel, expert_densities, face_jacobian, faces_to_equirect_density, fuse
+from models.runtime.projections import EQUATOR, FACES, POLES
 from training.panorama_data import SyntheticPanoramaSet, face_targets
 
 ATTENTION = {"input_height": 64, "input_width": 128, "decoder_channels": 16, "attention_channels": 8}
@@ -16,9 +17,14 @@ EXPERT = {"face_size": 64, "decoder_channels": 16, "n_priors": 4}
 
 
 @pytest.fixture(scope="module")
-def model() -> ATSal:
+def model() -> ATSalPanoramaModel:
     torch.manual_seed(0)
-    return ATSal({"attention": ATTENTION, "expert": EXPERT}).eval()
+    return streams_of(ATSal({"attention": ATTENTION, "expert": EXPERT}).eval())
+
+
+def streams_of(network: ATSal) -> ATSalPanoramaModel:
+    """The network's streams as the runtime computes them, on PyTorch (no BatchNorm folding, no export)."""
+    return ATSalPanoramaModel(network, onnx=False)
 
 
 def _equi(seed: int = 0, size=(60, 120)) -> np.ndarray:
@@ -109,7 +115,7 @@ def test_fusion_gamma_is_saved_and_used(tmp_path):
     m.save_pretrained(tmp_path / "atsal")
     loaded = ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True)
     assert loaded.config.fusion_gamma == 0.3 and loaded.config_dict()["fusion_gamma"] == 0.3
-    out = loaded.predict_streams(_equi())
+    out = streams_of(loaded).predict_streams(_equi())
     np.testing.assert_allclose(out["fused"], fuse(out["attention"], out["experts"], 0.3), rtol=1e-9, atol=1e-15)
     assert not np.allclose(out["fused"], fuse(out["attention"], out["experts"], 1.0))
 
@@ -136,15 +142,15 @@ def test_predict_streams_rejects_bad_input(model):
 
 def test_predict_streams_keeps_training_mode():
     m = ATSal({"attention": ATTENTION, "expert": EXPERT}).train()
-    m.predict_streams(_equi())
+    streams_of(m).predict_streams(_equi())
     assert m.training
 
 
 def test_temporal_experts_keep_state_across_frames(model):
     model.reset_temporal()
     with torch.no_grad():
-        model.ema_poles.theta.fill_(-30.0)                 # α ≈ 0: the first frame is all that counts
-        model.ema_equator.theta.fill_(-30.0)
+        model.network.ema_poles.theta.fill_(-30.0)                 # α ≈ 0: the first frame is all that counts
+        model.network.ema_equator.theta.fill_(-30.0)
     first = model.predict_streams(_equi(1), temporal=True)
     second = model.predict_streams(_equi(2), temporal=True)
     np.testing.assert_allclose(second["experts"], first["experts"], atol=1e-12)
@@ -160,9 +166,22 @@ def test_hub_round_trip(tmp_path):
     m.save_pretrained(tmp_path / "atsal")
     loaded = ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True)
     assert loaded.config == m.config
-    a, b = m.predict_streams(_equi()), loaded.predict_streams(_equi())
+    a, b = streams_of(m).predict_streams(_equi()), streams_of(loaded).predict_streams(_equi())
     for key in a:
         np.testing.assert_allclose(a[key], b[key], atol=1e-12)
+
+
+def test_a_checkpoint_from_before_the_shared_decoder_still_loads(tmp_path):
+    from safetensors.torch import save_file
+    from models.weights import load_network
+    m = ATSal({"attention": ATTENTION, "expert": EXPERT}).eval()
+    m.save_pretrained(tmp_path / "atsal")
+    legacy = {k.replace("decoder.", ""): v.contiguous() for k, v in m.state_dict().items()}
+    assert "attention.bottleneck.0.weight" in legacy and "poles.net.fuse4.0.weight" in legacy
+    save_file(legacy, str(tmp_path / "atsal" / "model.safetensors"))
+    loaded = load_network(ATSal, tmp_path / "atsal")
+    for key, value in m.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
 
 
 # ------------------------------------------------------------------------------------------------ temporal EMA

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import load_image, predict_saliency, studio360
-from models.scanpath_view import sample_scanpaths
-from training.evaluate_maps import score_pair
+from models import load_image, predict_saliency
+from models.studio import panorama_tab as studio360
+from models.studio.scanpath_tab import sample_scanpaths
+from training.metrics.files import score_pair
 
 OK = None
 

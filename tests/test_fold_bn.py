@@ -4,8 +4,8 @@ import copy
 import torch
 import torch.nn as nn
 
-from models.effsal import EffSal
-from models.fold_bn import fold_batchnorm
+from models.nets.effsal import EffSal
+from models.runtime.fold_bn import fold_batchnorm
 
 
 def randomise_batchnorm(model: nn.Module) -> None:

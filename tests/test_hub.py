@@ -11,8 +11,8 @@ import pytest
 import torch
 from huggingface_hub import constants
 
-from models import hub
-from models.effsal import EffSal
+from models import weights as hub
+from models.nets.effsal import EffSal
 
 COMMIT = "a" * 40
 
@@ -162,7 +162,7 @@ def test_publish_builds_a_checked_folder_and_the_app_loads_the_pinned_upload(tmp
     from types import SimpleNamespace
 
     import huggingface_hub
-    from models.baselines import ASSETS
+    from models.weights import ASSETS
     from training import publish
 
     manifest = tmp_path / "manifest.json"
@@ -204,7 +204,7 @@ def test_publish_builds_a_checked_folder_and_the_app_loads_the_pinned_upload(tmp
 def test_publish_refuses_incomplete_or_changed_folders(tmp_path, monkeypatch):
     import shutil
 
-    from models.baselines import ASSETS
+    from models.weights import ASSETS
     from training import publish
     folder = tmp_path / "w"
     shutil.copytree(ASSETS / "effsal-lite0", folder)

@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 
 from models import create_model, predict_saliency
-from models import onnx_runtime
-from models.onnx_runtime import RUNTIME_ENV, Accelerated, accelerate, runtime_of
+from models.runtime import onnx as onnx_runtime
+from models.runtime.onnx import RUNTIME_ENV, Accelerated, accelerate
 from tests.conftest import draw_image
 
 
@@ -76,10 +76,10 @@ def test_mismatching_runtime_output_falls_back(monkeypatch, caplog):
 def test_saliency_model_runs_on_onnx_and_matches_pytorch(monkeypatch):
     image, _ = draw_image(3, size=(320, 240))
     fast = create_model("effsal-lite0")
-    assert runtime_of(fast) == "onnxruntime"
+    assert fast.runtime == "onnxruntime"
     monkeypatch.setenv(RUNTIME_ENV, "torch")
     eager = create_model("effsal-lite0")
-    assert runtime_of(eager) == "torch"
+    assert eager.runtime == "torch"
     a, b = predict_saliency(fast, image), predict_saliency(eager, image)
     assert a.shape == b.shape == image.shape[:2]
     assert np.abs(a - b).max() <= 1e-3 * b.max()
@@ -91,7 +91,7 @@ def test_scanpath_models_sample_the_same_paths_on_both_runtimes(monkeypatch, nam
     from training.evaluate_scanpaths import draw_samples
     image, _ = draw_image(5, size=(320, 240))
     fast = create_model(name)
-    assert runtime_of(fast) == "onnxruntime"
+    assert fast.runtime == "onnxruntime"
     monkeypatch.setenv(RUNTIME_ENV, "torch")
     eager = create_model(name)
     a = draw_samples(fast, image, 6, None, 7)
@@ -103,25 +103,15 @@ def test_scanpath_models_sample_the_same_paths_on_both_runtimes(monkeypatch, nam
         assert np.allclose(p[:, 2], q[:, 2], rtol=1e-3)                      # ms
 
 
-def test_runtime_of_reads_every_accelerated_part():
-    class Holder:
-        pass
-    holder = Holder()
-    holder.a = Accelerated(nn.Identity())
-    assert runtime_of(holder) == "torch"
-    holder.b = Accelerated(nn.Identity(), session=object(), shapes=((1,),))
-    assert runtime_of(holder) == "onnxruntime"
-
-
 def test_panorama_streams_match_on_both_runtimes(monkeypatch):
     rng = np.random.default_rng(2)
     panorama = np.clip(rng.normal(110, 40, (256, 512, 3)), 0, 255).astype(np.uint8)
     fast = create_model("atsal")
-    assert {name: r.runtime for name, r in fast.runners.items()} == dict.fromkeys(
+    assert {name: r.runtime for name, r in fast._runners.items()} == dict.fromkeys(
         ("attention", "poles", "equator"), "onnxruntime")
     monkeypatch.setenv(RUNTIME_ENV, "torch")
     eager = create_model("atsal")
-    assert runtime_of(eager) == "torch"
+    assert eager.runtime == "torch"
     a, b = fast.predict_streams(panorama), eager.predict_streams(panorama)
     for stream in ("attention", "poles", "equator", "fused"):
         assert np.abs(a[stream] - b[stream]).max() <= 1e-3 * b[stream].max(), stream

@@ -1,5 +1,6 @@
-"""The Overview tab's statistics and reading (models/overview.py) and the example paintings (models/gallery.py):
-offline behaviour, a local folder as the source, and the download path against a fake Wikipedia on 127.0.0.1."""
+"""The Overview tab's statistics and reading (models/studio/overview_tab.py) and the example paintings
+(models/studio/gallery.py): offline behaviour, a local folder as the source, and the download path against a fake
+Wikipedia on 127.0.0.1."""
 from __future__ import annotations
 
 import http.server
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import gallery, overview
+from models.studio import gallery, overview_tab as overview
 
 
 def _blob(h=60, w=90, cx=0.2, cy=0.25, sigma=0.05):

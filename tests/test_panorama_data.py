@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from models.projections import FACES
+from models.runtime.projections import FACES
 from training.datasets import load_dataset
 from training.panorama_data import (SyntheticPanoramaSet, evaluation_panoramas, face_targets, load_backgrounds)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import projections as proj
+from models.runtime import projections as proj
+from training import panorama_synthesis as synth
 from training.metrics.panorama import weighted_cc, weighted_kld
 
 H, W = 128, 256
@@ -114,14 +115,14 @@ def test_split_streams():
 def test_paste_puts_image_centre_at_yaw_pitch(yaw, pitch):
     image = np.zeros((90, 120, 3), np.uint8)
     image[43:47, 58:62] = 255                                   # a marker around the centre (60, 45)
-    pano, _ = proj.paste_on_sphere(np.zeros((H, W, 3), np.uint8), image, np.ones((90, 120)), yaw, pitch, 40)
+    pano, _ = synth.paste_on_sphere(np.zeros((H, W, 3), np.uint8), image, np.ones((90, 120)), yaw, pitch, 40)
     x, y = brightness_centroid(pano[..., 0])
     ex, ey = expected_equirect_xy(yaw, pitch)
     if abs(yaw) > 170:                                          # the marker straddles the ERP seam
         x = brightness_centroid(np.roll(pano[..., 0], W // 2, axis=1))[0] - W / 2
         ex -= W if ex > W / 2 else 0
     assert x == pytest.approx(ex, abs=0.5) and y == pytest.approx(ey, abs=0.5)
-    point = proj.image_points_to_equirect([[60, 45]], (120, 90), yaw, pitch, 40, (W, H))[0]
+    point = synth.image_points_to_equirect([[60, 45]], (120, 90), yaw, pitch, 40, (W, H))[0]
     assert point[1] == pytest.approx(ey, abs=1e-9)
     assert np.mod(point[0] - expected_equirect_xy(yaw, pitch)[0] + W / 2, W) - W / 2 == pytest.approx(0, abs=1e-9)
 
@@ -130,7 +131,7 @@ def test_paste_density_sums_to_one_inside_footprint():
     background = np.full((H, W, 3), 7, np.uint8)
     image = np.full((60, 80, 3), 200, np.uint8)
     density = np.random.default_rng(2).random((60, 80)) + 0.1
-    pano, rho = proj.paste_on_sphere(background, image, density, -40, 30, 70)
+    pano, rho = synth.paste_on_sphere(background, image, density, -40, 30, 70)
     footprint = pano[..., 0] == 200
     assert pano.dtype == np.uint8 and np.all(pano[~footprint] == 7) and footprint.sum() > 100
     assert rho.shape == (H, W) and rho.sum() == pytest.approx(1.0, abs=1e-12) and rho.min() >= 0
@@ -145,12 +146,12 @@ def test_paste_density_is_a_density_on_the_sphere():
     background = np.zeros((2 * H, 2 * W, 3), np.uint8)
     centre = np.zeros((100, 160, 3), np.uint8)
     centre[25:75, 40:120] = 255
-    pano, rho = proj.paste_on_sphere(background, centre, np.ones((100, 160)), -100, 40, 90)
-    assert proj.sphere_mass(rho)[pano[..., 0] > 127].sum() == pytest.approx(0.25, abs=0.01)
+    pano, rho = synth.paste_on_sphere(background, centre, np.ones((100, 160)), -100, 40, 90)
+    assert synth.sphere_mass(rho)[pano[..., 0] > 127].sum() == pytest.approx(0.25, abs=0.01)
     top = np.zeros((160, 120, 3), np.uint8)
     top[:80] = 255
-    pano, rho = proj.paste_on_sphere(background, top, np.ones((160, 120)), 30, 50, 80)
-    assert proj.sphere_mass(rho)[pano[..., 0] > 127].sum() == pytest.approx(0.5, abs=0.01)
+    pano, rho = synth.paste_on_sphere(background, top, np.ones((160, 120)), 30, 50, 80)
+    assert synth.sphere_mass(rho)[pano[..., 0] > 127].sum() == pytest.approx(0.5, abs=0.01)
 
 
 def test_points_land_on_the_pasted_content():
@@ -159,8 +160,8 @@ def test_points_land_on_the_pasted_content():
     for x0, y0, yaw, pitch, fov in [(150.3, 40.7, 170, -30, 70), (20.0, 130.0, -60, 45, 90), (100, 75, 0, 0, 30)]:
         blob = np.exp(-((xx + 0.5 - x0) ** 2 + (yy + 0.5 - y0) ** 2) / (2 * 2.5 ** 2))
         image[..., 0] = np.round(255 * blob).astype(np.uint8)
-        pano, rho = proj.paste_on_sphere(np.zeros((H, W, 3), np.uint8), image, blob, yaw, pitch, fov)
-        px, py = proj.image_points_to_equirect(np.array([[x0, y0]]), (200, 150), yaw, pitch, fov, (W, H))[0]
+        pano, rho = synth.paste_on_sphere(np.zeros((H, W, 3), np.uint8), image, blob, yaw, pitch, fov)
+        px, py = synth.image_points_to_equirect(np.array([[x0, y0]]), (200, 150), yaw, pitch, fov, (W, H))[0]
         cx, cy = brightness_centroid(pano[..., 0])
         assert (cx, cy) == pytest.approx((px, py), abs=0.6)
         peak_y, peak_x = np.unravel_index(np.argmax(rho), rho.shape)
@@ -170,13 +171,13 @@ def test_points_land_on_the_pasted_content():
 def test_paste_rejects_bad_input():
     bg, img = np.zeros((H, W, 3), np.uint8), np.zeros((20, 30, 3), np.uint8)
     with pytest.raises(ValueError, match="shape"):
-        proj.paste_on_sphere(bg, img, np.ones((30, 20)), 0, 0, 60)
+        synth.paste_on_sphere(bg, img, np.ones((30, 20)), 0, 0, 60)
     with pytest.raises(ValueError, match="non-negative"):
-        proj.paste_on_sphere(bg, img, np.zeros((20, 30)), 0, 0, 60)
+        synth.paste_on_sphere(bg, img, np.zeros((20, 30)), 0, 0, 60)
     with pytest.raises(ValueError, match="field of view"):
-        proj.paste_on_sphere(bg, img, np.ones((20, 30)), 0, 0, 180)
+        synth.paste_on_sphere(bg, img, np.ones((20, 30)), 0, 0, 180)
     with pytest.raises(ValueError, match="channels"):
-        proj.paste_on_sphere(bg, img[..., 0], np.ones((20, 30)), 0, 0, 60)
+        synth.paste_on_sphere(bg, img[..., 0], np.ones((20, 30)), 0, 0, 60)
 
 
 # ------------------------------------------------------------------------------------- synthetic panoramas
@@ -195,9 +196,9 @@ def _items(seed: int, n: int = 3):
 def test_synthetic_panorama_is_deterministic_and_consistent():
     background = np.full((H, W, 3), 30, np.uint8)
     items = _items(0)
-    a = proj.make_synthetic_panorama(background, items, np.random.default_rng(5), fov_deg=50.0)
-    b = proj.make_synthetic_panorama(background, items, np.random.default_rng(5), fov_deg=50.0)
-    c = proj.make_synthetic_panorama(background, items, np.random.default_rng(6), fov_deg=50.0)
+    a = synth.make_synthetic_panorama(background, items, np.random.default_rng(5), fov_deg=50.0)
+    b = synth.make_synthetic_panorama(background, items, np.random.default_rng(5), fov_deg=50.0)
+    c = synth.make_synthetic_panorama(background, items, np.random.default_rng(6), fov_deg=50.0)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[2], c[2])
     pano, density, fixations = a
@@ -215,10 +216,10 @@ def test_synthetic_density_weights_images_by_fixation_count():
     (_, fix_a), (_, _) = _items(1, 2)
     fix_b = np.concatenate([fix_a, fix_a, fix_a])                # three times as many fixations as a
     img_a, img_b = np.full((90, 120, 3), 100, np.uint8), np.full((90, 120, 3), 200, np.uint8)
-    pano, density, fixations = proj.make_synthetic_panorama(background, [(img_a, fix_a), (img_b, fix_b)],
+    pano, density, fixations = synth.make_synthetic_panorama(background, [(img_a, fix_a), (img_b, fix_b)],
                                                             np.random.default_rng(3), fov_deg=40.0)
     assert len(fixations) == 4 * len(fix_a)
-    mass = proj.sphere_mass(density)
+    mass = synth.sphere_mass(density)
     assert mass[pano[..., 0] == 200].sum() == pytest.approx(0.75, abs=0.01)
     assert mass[pano[..., 0] == 100].sum() == pytest.approx(0.25, abs=0.01)
 
@@ -236,12 +237,12 @@ def test_synthetic_panorama_drops_covered_fixations():
     background = np.zeros((H, W, 3), np.uint8)
     img_a, img_b = np.full((90, 120, 3), 100, np.uint8), np.full((90, 120, 3), 200, np.uint8)
     (_, fix_a), (_, fix_b) = _items(2, 2)
-    pano, density, fixations = proj.make_synthetic_panorama(background, [(img_a, fix_a), (img_b, fix_b)],
+    pano, density, fixations = synth.make_synthetic_panorama(background, [(img_a, fix_a), (img_b, fix_b)],
                                                             FixedRng(), fov_deg=60.0, max_tries=3)
     assert not np.any(pano[..., 0] == 100)                      # b covers a completely
     assert len(fixations) == len(fix_b)
-    expected = proj.image_points_to_equirect(fix_b, (120, 90), 10.0, 0.0, 60.0, (W, H))
+    expected = synth.image_points_to_equirect(fix_b, (120, 90), 10.0, 0.0, 60.0, (W, H))
     assert np.allclose(fixations, expected)
     assert density[pano[..., 0] != 200].sum() == 0
     with pytest.raises(ValueError, match="no visible fixations"):
-        proj.make_synthetic_panorama(background, [(img_a, np.zeros((0, 2)))], np.random.default_rng(0))
+        synth.make_synthetic_panorama(background, [(img_a, np.zeros((0, 2)))], np.random.default_rng(0))

@@ -4,7 +4,7 @@ import pytest
 
 import models
 from models import create_model, list_models, predict_panorama, predict_saliency, predict_scanpath
-from models.registry import DEFAULT, TASKS
+from models.registry import DEFAULT, TASKS, register_model
 
 
 def test_every_task_has_a_registered_default():
@@ -125,7 +125,7 @@ def test_atsal_streams_and_fusion():
     assert set(streams) >= {"attention", "attention_map", "poles", "equator", "experts", "fused"}
     for key in ("attention", "experts", "fused"):
         assert streams[key].shape == (128, 256) and np.isclose(streams[key].sum(), 1)
-    from models.atsal import fuse
+    from models.runtime.panorama import fuse
     gamma = create_model("atsal").network.config.fusion_gamma          # the bundled, val-tuned exponent
     assert np.allclose(streams["fused"], fuse(streams["attention"], streams["experts"], gamma))
     product = streams["attention"] * streams["experts"] ** gamma
@@ -133,14 +133,44 @@ def test_atsal_streams_and_fusion():
 
 
 def test_a_trained_model_without_bundled_weights_is_hidden_but_loads_from_a_folder():
-    from models.registry import _UNBUNDLED, register_if_bundled
+    from models.registry import _REGISTRY
     calls = []
     try:
-        assert register_if_bundled("scanpath", "no-such-weights", lambda weights=None: calls.append(weights) or weights,
-                                   "a model whose weights are not in assets/") is False
+        @register_model("scanpath", bundled="no-such-weights")
+        def no_such_weights(weights=None):
+            """A model whose weights are not in assets/."""
+            calls.append(weights)
+            return weights
         assert "no-such-weights" not in list_models()
         with pytest.raises(ValueError, match="unknown model"):
             create_model("no-such-weights")
         assert create_model("no-such-weights", weights="some/folder") == "some/folder" and calls == ["some/folder"]
     finally:
-        _UNBUNDLED.pop("no-such-weights", None)
+        _REGISTRY.pop("no-such-weights", None)
+
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_satisfies_its_task_protocol(name):
+    from models.api import load_model
+    from models.tasks import PROTOCOLS
+    task = models.model_entry(name).task
+    model = load_model(name)
+    assert isinstance(model, PROTOCOLS[task]), f"{name} lacks part of the {task} protocol"
+    assert isinstance(model.notice, str) and model.runtime in ("onnxruntime", "torch", "numpy")
+
+
+def test_predicting_by_name_builds_each_model_once(monkeypatch):
+    import models.api as api
+    built = []
+    real = api.create_model
+    monkeypatch.setattr(api, "create_model", lambda name, **kw: built.append(name) or real(name, **kw))
+    api.load_model.cache_clear()
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    try:
+        for seed in range(4):
+            predict_saliency("centerbias", image)
+            predict_scanpath("saliency-sampler", image, seed=seed)
+        assert sorted(built) == ["centerbias", "saliency-sampler"]    # the sampler's own saliency model is inside it
+    finally:
+        api.load_model.cache_clear()

@@ -1,4 +1,4 @@
-"""The Scanpath tab's functions (models/scanpath_view.py), the handler, the API endpoint and the real browser."""
+"""The Scanpath tab's functions (models/studio/scanpath_tab.py), the handler, the API endpoint and the real browser."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import scanpath_view as sv
+from models.studio import scanpath_tab as sv
 from tests.conftest import draw_image
 
 MODEL = "saliency-sampler"                   # always registered (the trained SPGEn only once bundled)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.spgen import SPGEn, SPGEnScanpathModel
+from models.nets.spgen import SPGEn
+from models.runtime.scanpath import SPGEnScanpathModel
 from training.scanpath_data import ScanpathTrainingSet, scanpath_tensor
 from training.train_spgen import DEFAULTS, frozen_parameters, run_batch, spgen_loss
 
@@ -162,7 +163,7 @@ def test_domain_term_reaches_the_classifier_and_the_encoder_top(tmp_path, tiny_d
 def test_noise_upsampling_matrices_equal_bicubic_interpolation():
     import torch.nn.functional as F
 
-    from models.spgen import _bicubic_matrix
+    from models.nets.spgen import _bicubic_matrix
     coarse = torch.randn(3, 2, 12, 16)
     fast = _bicubic_matrix(12, 72) @ coarse @ _bicubic_matrix(16, 96).T
     slow = F.interpolate(coarse, size=(72, 96), mode="bicubic", align_corners=False)

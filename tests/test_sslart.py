@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.sslart import SSLArt, SSLArtScanpathModel, positional_encoding
+from models.nets.sslart import SSLArt, positional_encoding
+from models.runtime.scanpath import SSLArtScanpathModel
 from training.losses import closest_subject_l1
 from training.pretrain_barlow import barlow_twins_loss
 from training.run_setup import parse_defaults
@@ -130,10 +131,10 @@ def test_style_views_keep_layout_but_change_appearance():
 
 
 def test_decoder_training_lowers_the_loss_and_exports(tmp_path, tiny_dataset, monkeypatch):
-    from models.sslart import load_sslart
+    from models.runtime.scanpath import sslart as load_sslart
     from training import train_sslart
-    monkeypatch.setattr("models.sslart.SSLArtConfig.input_height", 64)
-    monkeypatch.setattr("models.sslart.SSLArtConfig.input_width", 96)
+    monkeypatch.setattr("models.nets.sslart.SSLArtConfig.input_height", 64)
+    monkeypatch.setattr("models.nets.sslart.SSLArtConfig.input_width", 96)
     out = tmp_path / "run"
     train_sslart.main(["--encoder", "scratch", "--data", str(tiny_dataset), "--out", str(out), "--epochs", "25",
                        "--batch_size", "4", "--n_fixations", "4", "--threads", "1", "--warmup_steps", "2",

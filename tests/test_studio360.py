@@ -1,4 +1,4 @@
-"""The 360° tab's functions (models/studio360.py): streams, overlays, viewer textures and stream videos."""
+"""The 360° tab's functions (models/studio/panorama_tab.py): streams, overlays, viewer textures and stream videos."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import studio360
-from models.video_io import VideoWriter
+from models.studio import panorama_tab as studio360
+from models.studio.video_io import VideoWriter
 from tests.conftest import draw_image
 from tests.fake360 import FakeStreamsModel
 
@@ -47,15 +47,17 @@ def _frames(path: str) -> tuple[int, tuple[int, int], float]:
 
 # ---------- panoramas ----------
 
-def test_equator_bias_gives_one_fused_density():
+def test_equator_bias_gives_one_prior_density():
     pano = _pano()
     streams = studio360.panorama_streams(pano, "equator-bias")
-    assert list(streams) == ["fused"]
-    fused = streams["fused"]
-    assert fused.shape == (128, 256) and np.isclose(fused.sum(), 1.0)
-    assert fused[64].mean() > fused[5].mean()                      # horizon above the poles
+    assert list(streams) == ["prior"]
+    prior = streams["prior"]
+    assert prior.shape == (128, 256) and np.isclose(prior.sum(), 1.0)
+    assert prior[64].mean() > prior[5].mean()                      # horizon above the poles
     panels = studio360.stream_images(pano, streams, "jet", 0.5)
-    assert len(panels) == 1 and panels[0][0].shape == pano.shape and "fused" in panels[0][1]
+    assert len(panels) == 1 and panels[0][0].shape == pano.shape
+    assert panels[0][1] == "equator prior (latitude Gaussian)"
+    assert studio360.chosen_stream(streams, "fused") == "prior"      # another model's stream: the model's own
 
 
 def test_a_model_with_predict_streams_gives_every_stream_in_order():
@@ -68,17 +70,20 @@ def test_a_model_with_predict_streams_gives_every_stream_in_order():
     panels = studio360.stream_images(pano, streams, "inferno", 0.6)
     assert [label for _, label in panels][:2] == ["fused (attention × experts)", "attention stream"]
     assert not np.array_equal(panels[0][0], panels[1][0])
+    assert studio360.chosen_stream(streams, "experts") == "experts"
+    assert studio360.chosen_stream(streams, "prior") == "fused"
 
 
 def test_atsal_streams_pass_through():
     torch = pytest.importorskip("torch")
-    from models.atsal import ATSal
+    from models.nets.atsal import ATSal
+    from models.runtime.panorama import ATSalPanoramaModel
     torch.manual_seed(0)
     model = ATSal({"attention": {"input_height": 64, "input_width": 128, "decoder_channels": 16,
                                  "attention_channels": 8},
                    "expert": {"face_size": 64, "decoder_channels": 16, "n_priors": 4}}).eval()
-    streams = studio360.panorama_streams(_pano((240, 120)), model)
-    assert set(streams) == set(ALL_STREAMS)
+    streams = studio360.panorama_streams(_pano((240, 120)), ATSalPanoramaModel(model, onnx=False))
+    assert list(streams) == ALL_STREAMS
     assert np.isclose(streams["fused"].sum(), 1.0) and streams["fused"].shape == (120, 240)
 
 
@@ -86,7 +91,7 @@ def test_wrong_aspect_ratio_is_refused_with_a_clear_message():
     with pytest.raises(ValueError, match=r"twice as wide as high \(2:1, ±5%\); got 300×200"):
         studio360.panorama_streams(np.zeros((200, 300, 3), np.uint8), "equator-bias")
     # within ±5 % is accepted
-    assert studio360.panorama_streams(np.zeros((100, 206, 3), np.uint8), "equator-bias")["fused"].shape == (100, 206)
+    assert studio360.panorama_streams(np.zeros((100, 206, 3), np.uint8), "equator-bias")["prior"].shape == (100, 206)
 
 
 def test_only_panorama_models_are_accepted():
@@ -99,7 +104,7 @@ def test_only_panorama_models_are_accepted():
 def test_large_panoramas_are_downscaled_to_the_working_width():
     big = np.zeros((1536, 3072, 3), np.uint8)
     streams = studio360.panorama_streams(big, "equator-bias")
-    assert streams["fused"].shape == (studio360.MAX_WIDTH // 2, studio360.MAX_WIDTH)
+    assert streams["prior"].shape == (studio360.MAX_WIDTH // 2, studio360.MAX_WIDTH)
     panels = studio360.stream_images(big, streams)                 # gallery panels are at most PANEL_WIDTH wide
     assert panels[0][0].shape == (studio360.PANEL_WIDTH // 2, studio360.PANEL_WIDTH, 3)
     full = studio360.stream_images(big, streams, max_width=studio360.MAX_WIDTH)   # the image follows the maps
@@ -166,6 +171,7 @@ def test_video_round_trip_gives_one_video_per_stream(tmp_path):
     videos = studio360.process_video(clip, model, max_frames=60, progress=lambda d, t: seen.append((d, t)),
                                      out_dir=tmp_path / "out")
     assert list(videos) == ["attention", "experts", "fused"]
+    assert studio360.video_players(videos) == [videos["attention"], videos["experts"], videos["fused"]]
     for path in videos.values():
         n, shape, fps = _frames(path)
         assert (n, shape) == (6, (64, 128)) and fps == pytest.approx(12.0)
@@ -173,9 +179,10 @@ def test_video_round_trip_gives_one_video_per_stream(tmp_path):
     assert seen == [(i, 6) for i in range(1, 7)]
 
 
-def test_predict_only_model_gives_the_fused_video(tmp_path):
+def test_a_one_stream_model_gives_its_own_video_in_the_last_player(tmp_path):
     videos = studio360.process_video(write_video(tmp_path / "clip.mp4"), "equator-bias", out_dir=tmp_path)
-    assert list(videos) == ["fused"] and _frames(videos["fused"])[0] == 6
+    assert list(videos) == ["prior"] and _frames(videos["prior"])[0] == 6
+    assert studio360.video_players(videos) == [None, None, videos["prior"]]
 
 
 def test_frame_cap_and_frame_rate(tmp_path):

@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from models.atsal import ATSal
-from models.effsal import EffSal
+from models.nets.atsal import ATSal
+from models.nets.effsal import EffSal
+from models.runtime.panorama import ATSalPanoramaModel
 from tests.conftest import write_dataset
 from training import evaluate_panorama, train_atsal
 
@@ -62,7 +63,7 @@ def test_one_epoch_export_reload_and_resume(trained, capsys):
     assert arch["attention"]["input_height"] == 64 and arch["expert"]["face_size"] == 32
     assert arch["expert"]["decoder_channels"] == 16 and arch["expert"]["n_priors"] == 4   # from --init_experts
     equi = (np.random.default_rng(1).random((64, 128, 3)) * 255).astype(np.uint8)
-    maps = model.predict_streams(equi)
+    maps = ATSalPanoramaModel(model, onnx=False).predict_streams(equi)
     for key in ("attention", "poles", "equator", "experts", "fused"):
         assert maps[key].shape == (64, 128) and maps[key].sum() == pytest.approx(1.0), key
 

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import torch
 
-from models.trainable import TorchSaliencyModel, load_trainable
+from models import create_model
+from models.runtime.saliency import NetworkSaliencyModel as TorchSaliencyModel
 from training import train_saliency
 
 
@@ -20,14 +21,14 @@ def test_one_epoch_resume_and_export(tiny_dataset, tmp_path, synthetic_image):
     train_saliency.main(args[:-2] + ["--epochs", "2", "--resume"])            # continues at epoch 2
     assert len((run / "log.jsonl").read_text().splitlines()) == 2
     assert (export / "model.safetensors").is_file() and (export / "config.json").is_file()
-    model = load_trainable("effsal-lite0", str(export))
+    model = create_model("effsal-lite0", weights=str(export))
     assert isinstance(model, TorchSaliencyModel)
     density = model.predict(synthetic_image)
     assert density.shape == synthetic_image.shape[:2] and np.isclose(density.sum(), 1.0)
 
 
 def test_salnet_is_240_by_320_in_and_out():
-    from models.salnet import SalNet
+    from models.nets.salnet import SalNet
     net = SalNet()
     out = net(torch.rand(1, 3, 240, 320))
     assert out.shape == (1, 240, 320)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import gaussian_filter
+from models.runtime.densities import empirical_saliency_map, fixation_map
 
 from training.config import DEFAULT_SIGMA_PX, SIGMA_PX, gaze_data_root
 
@@ -69,26 +69,6 @@ class GazeDataset:
     def saliency_map(self, image: str, sigma_px: float | None = None) -> np.ndarray:
         """Empirical saliency map: fixation map blurred with σ (default: 1 dva for the dataset), sums to 1."""
         return empirical_saliency_map(self.fixations(image), self.sizes[image], sigma_px or self.sigma_px)
-
-
-def fixation_map(fixations: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Counts of fixations per pixel; `size` is (width, height)."""
-    width, height = size
-    fmap = np.zeros((height, width), dtype=np.float64)
-    if len(fixations):
-        xs = np.clip(np.floor(fixations[:, 0]).astype(int), 0, width - 1)
-        ys = np.clip(np.floor(fixations[:, 1]).astype(int), 0, height - 1)
-        np.add.at(fmap, (ys, xs), 1.0)
-    return fmap
-
-
-def empirical_saliency_map(fixations: np.ndarray, size: tuple[int, int], sigma_px: float) -> np.ndarray:
-    """Gaussian-blurred fixation map (reflect borders, as pysaliency's FixationMap), normalised to sum 1."""
-    blurred = gaussian_filter(fixation_map(fixations, size), sigma_px, mode="reflect")
-    total = blurred.sum()
-    if total <= 0:
-        raise DatasetError("cannot build an empirical saliency map without fixations")
-    return blurred / total
 
 
 def resolve_dataset_dir(name_or_path: str | Path) -> Path:

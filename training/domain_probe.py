@@ -60,7 +60,7 @@ def probe_domains(weights: str, data: str = "osie,mit1003", paintings: str | Non
                   label: str | None = None, run: str | None = None) -> dict:
     """`label`: the model's name in the scanpath results; `run`: its training folder, whose held-out accuracy of
     the training-time domain classifier (val_domain_acc) at the exported (best-validation) epoch is copied in."""
-    from models.spgen import SPGEn
+    from models.nets.spgen import SPGEn
     from training.config import gaze_data_root
     from training.domain_adaptation import PaintingImages
     from training.scanpath_data import ScanpathTrainingSet

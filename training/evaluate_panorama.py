@@ -40,16 +40,18 @@ COLUMNS = [("cc", "CC ↑"), ("kld", "KLD ↓"), ("sim", "SIM ↑"), ("nss", "NS
 
 
 def load_atsal(weights: str | None):
-    """ATSal from a save_pretrained folder (safetensors only); None = the bundled assets/weights/atsal."""
-    from models.atsal import ATSal
-    from models.hub import resolve_weights
+    """ATSal from a save_pretrained folder (safetensors only; None = the bundled assets/weights/atsal), run on
+    PyTorch as trained."""
+    from models.nets.atsal import ATSal
+    from models.runtime.panorama import ATSalPanoramaModel
+    from models.weights import load_network, resolve_weights
     folder, notice = resolve_weights("atsal", weights)
     if not (Path(folder) / "model.safetensors").is_file():
         raise FileNotFoundError(f"{folder}: no model.safetensors (train one with training.train_atsal --export, "
                                 f"or pass --weights FOLDER)")
     if notice:
         print(notice, file=sys.stderr)
-    return ATSal.from_pretrained(str(folder), strict=True).float().eval(), str(folder)
+    return ATSalPanoramaModel(load_network(ATSal, folder), onnx=False), str(folder)
 
 
 def score_map(pred: np.ndarray, density: np.ndarray, fixations: np.ndarray, rng: np.random.Generator) -> dict:

@@ -5,7 +5,10 @@
 """
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 EPS = 1e-12
 
@@ -72,3 +75,48 @@ def closest_subject_l1(xy: torch.Tensor, log_duration: torch.Tensor, paths: torc
     chosen, chosen_mask = paths[rows, best], m[rows, best]               # (B, N, 3), (B, N)
     duration = ((log_duration - chosen[..., 2]).abs() * chosen_mask).sum() / chosen_mask.sum().clamp_min(1)
     return coordinates, duration
+
+
+def sphere_weights(height: int, device=None) -> torch.Tensor:
+    """(1, height, 1) cos latitude at ERP row centres: each row's solid angle, never zero (unlike the metrics'
+    sin(linspace(0, π, H)), which would put log 0 into a log-density)."""
+    lat = (0.5 - (torch.arange(height, device=device) + 0.5) / height) * math.pi
+    return torch.cos(lat).view(1, height, 1)
+
+
+def sphere_kld(log_density: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """KL(target ‖ prediction) between probability masses on the sphere. Both are ERP maps (B, h, w) of
+    densities per solid angle (each pixel-normalised); mass = density × cos latitude, renormalised."""
+    log_w = sphere_weights(target.shape[-2], target.device).log()
+    log_q = (log_density + log_w).flatten(1).log_softmax(1)                  # (B, h·w) predicted sphere mass
+    t = target * log_w.exp()
+    t = (t / t.flatten(1).sum(1).clamp_min(EPS).view(-1, 1, 1)).flatten(1)  # (B, h·w) target sphere mass
+    return (t * (torch.log(t + EPS) - log_q)).sum(1).mean()
+
+
+def attention_loss(log_density: torch.Tensor, attention_map: torch.Tensor, target: torch.Tensor,
+                   fixations: torch.Tensor, weights=(0.8, 0.1, 0.1)) -> tuple[torch.Tensor, dict]:
+    """ATSal's attention-stream loss, w0·KLD(S, G) + w1·KLD(A, maxpool(G)) + w2·(−NSS(S)), with the main KLD on
+    the sphere, A supervised as a distribution against the max-pooled target at its resolution, and NSS on
+    the real fixations (ATSal thresholded the blurred map instead). Returns the total and its parts."""
+    h, w = attention_map.shape[-2:]
+    pooled = F.adaptive_max_pool2d(target[:, None], (h, w))[:, 0]          # (B, h32, w32)
+    pooled = pooled / pooled.flatten(1).sum(1).clamp_min(EPS).view(-1, 1, 1)
+    a = attention_map[:, 0].flatten(1)
+    log_a = (a / a.sum(1, keepdim=True).clamp_min(EPS)).clamp_min(EPS).log()
+    parts = {"kld": sphere_kld(log_density, target), "kld_attention": kld_loss(log_a, pooled),
+             "nss": nss_loss(log_density, fixations)}
+    total = weights[0] * parts["kld"] + weights[1] * parts["kld_attention"] + weights[2] * parts["nss"]
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def expert_loss(log_density: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Per-face KLD + (1 − CC) between an expert's face log-densities (N, s/4, s/4) and face targets (N, s/4, s/4,
+    each summing to 1 or all zero), averaged with `weight` (N,): each face's share of the sphere mass, so an
+    empty face (no target) counts for nothing. Targets: training.panorama_data.face_targets."""
+    t, log_p = target.flatten(1), log_density.flatten(1)
+    kld = (t * (torch.log(t + EPS) - log_p)).sum(1)                       # (N,)
+    p = log_p.exp() - log_p.exp().mean(1, keepdim=True)
+    tc = t - t.mean(1, keepdim=True)
+    cc = (p * tc).sum(1) / (p.norm(dim=1) * tc.norm(dim=1) + EPS)         # (N,)
+    return ((kld + 1 - cc) * weight).sum() / weight.sum().clamp_min(EPS)

@@ -75,7 +75,7 @@ def table(rows: dict, columns) -> list[str]:
     for model in sorted(rows, key=lambda m: (ORDER.get(m, 50), m)):
         metrics = rows[model]["metrics"]
         cells = [f"{metrics[k]:.3f}" if k in metrics else "–" for k, _ in columns]
-        name = f"**{model}** (ceiling)" if model in ("gold", "human") else model
+        name = f"**{model}** (other observers)" if model in ("gold", "human") else model
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 

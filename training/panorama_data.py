@@ -1,5 +1,5 @@
 """Synthetic 360° training data for ATSal, built from 2D gaze datasets: paste 1–3 gaze images on a background
-panorama (models/projections.make_synthetic_panorama) and carry their fixations onto the sphere.
+panorama (training/panorama_synthesis.make_synthetic_panorama) and carry their fixations onto the sphere.
 
     backgrounds = load_backgrounds("train", size=(256, 512))          # $GAZE_DATA/panoramas, resized once
     train = SyntheticPanoramaSet(["osie", "mit1003"], "train", backgrounds, input_size=(256, 512))
@@ -23,8 +23,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from models.atsal import face_jacobian
-from models.projections import FACES, equirect_to_faces, make_synthetic_panorama
+from models.runtime.panorama import face_jacobian
+from models.runtime.projections import FACES, equirect_to_faces
+from training.panorama_synthesis import make_synthetic_panorama
 from training.config import gaze_data_root
 from training.datasets import GazeDataset, load_dataset
 

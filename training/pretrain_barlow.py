@@ -19,7 +19,6 @@ OUT/encoder.safetensors (train_sslart --encoder reads it).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
@@ -29,9 +28,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import save_file
-from tqdm import tqdm
 
-from training.run_setup import end_epoch, lr_scale, parse_defaults, resume_checkpoint, start_run
+from training.loop import Trainer, latest_checkpoint
+from training.run_setup import parse_defaults, start_run
 from training.style_views import StyleViews
 
 DEFAULTS = dict(paintings="../shared/data/paintings", out="runs/barlow", init="imagenet", encoder="lite0",
@@ -131,7 +130,7 @@ def main(argv=None):
         return
     run = start_run(cfg, argv, "training.pretrain_barlow")
     out = run.out
-    from models.efficientnet_lite import create_encoder
+    from models.nets.efficientnet_lite import create_encoder
     encoder = create_encoder(cfg.encoder, pretrained=cfg.init == "imagenet")
     model = BarlowTwins(encoder, cfg.projector)
     frozen = set(id(p) for p in frozen_encoder_parameters(encoder))
@@ -143,51 +142,31 @@ def main(argv=None):
     enc_params = [p for p in encoder.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": list(model.projector.parameters()), "lr": cfg.lr},
                                    {"params": enc_params, "lr": cfg.encoder_lr}], weight_decay=cfg.weight_decay)
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
     steps_per_epoch = len(train_views.paintings) // cfg.batch_size
-    total_steps = cfg.epochs * steps_per_epoch
-    start_epoch, best_loss, bad_epochs, step = 0, float("inf"), 0, 0
-    ckpt_path = out / "ckpt.pt"
-    if cfg.resume and ckpt_path.is_file():
-        start_epoch, best_loss, bad_epochs, step = resume_checkpoint(ckpt_path, model, optimizer)
-        print(f"resumed from {ckpt_path} at epoch {start_epoch}")
-    else:
-        start = held_out_scores(model, val_views, cfg.lambd)
-        end_epoch(out, {"epoch": 0, **{f"val_{k}": v for k, v in start.items()}}, model, optimizer, -1,
-                  best_loss, bad_epochs, step)
-    rng = np.random.default_rng(cfg.seed + start_epoch)
-    for epoch in range(start_epoch, cfg.epochs):
+    trainer = Trainer(run, model, optimizer, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
+                      warmup_steps=cfg.warmup_steps, checkpoint=latest_checkpoint(run, cfg.resume))
+    if trainer.epoch == 0:                                # epoch 0: the starting encoder, for comparison
+        trainer.log({"epoch": 0, **{f"val_{k}": v for k, v in held_out_scores(model, val_views, cfg.lambd).items()}})
+    rng = np.random.default_rng(cfg.seed + trainer.epoch)
+
+    def epoch_batches(epoch):
         model.train()
         for m in encoder.modules():                       # frozen stages keep their statistics too
             if isinstance(m, nn.BatchNorm2d) and all(id(p) in frozen for p in m.parameters()):
                 m.eval()
-        t0, running = time.time(), 0.0
         order = rng.permutation(len(train_views.paintings))
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=10)
-        for i in bar:
-            scale = lr_scale(step, cfg.warmup_steps, total_steps)
-            for g, lr in zip(optimizer.param_groups, base_lrs):
-                g["lr"] = lr * scale
-            pairs = [train_views.pair(int(j), rng) for j in order[i * cfg.batch_size:(i + 1) * cfg.batch_size]]
-            z = model(torch.cat([torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])]))
-            loss = barlow_twins_loss(z[:len(pairs)], z[len(pairs):], cfg.lambd)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            running += float(loss.detach())
-            bar.set_postfix(loss=f"{running / (i + 1):.1f}")
-        val = held_out_scores(model, val_views, cfg.lambd)
-        improved = val["loss"] < best_loss
-        if improved:
-            best_loss, bad_epochs = val["loss"], 0
-            save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "encoder.safetensors"),
-                      metadata={"encoder": cfg.encoder, "init": cfg.init, "epoch": str(epoch + 1)})
-        else:
-            bad_epochs += 1
-        end_epoch(out, {"epoch": epoch + 1, "seconds": time.time() - t0, "train_loss": running / steps_per_epoch,
-                        **{f"val_{k}": v for k, v in val.items()}, "best": improved},
-                  model, optimizer, epoch, best_loss, bad_epochs, step)
+        return [order[i * cfg.batch_size:(i + 1) * cfg.batch_size] for i in range(steps_per_epoch)]
+
+    def train_step(indices):
+        pairs = [train_views.pair(int(j), rng) for j in indices]
+        z = model(torch.cat([torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])]))
+        return barlow_twins_loss(z[:len(pairs)], z[len(pairs):], cfg.lambd), {}
+
+    def save_encoder(epoch, val):                         # what train_sslart --encoder reads
+        save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "encoder.safetensors"),
+                  metadata={"encoder": cfg.encoder, "init": cfg.init, "epoch": str(epoch + 1)})
+
+    trainer.fit(epoch_batches, train_step, lambda: held_out_scores(model, val_views, cfg.lambd), on_best=save_encoder)
 
 
 if __name__ == "__main__":

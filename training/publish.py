@@ -21,8 +21,8 @@ from pathlib import Path
 
 from safetensors import safe_open
 
-from models.baselines import ASSETS
-from models.hub import MANIFEST, sha256_of
+from models.weights import ASSETS
+from models.weights import MANIFEST, sha256_of
 
 FILES = ("model.safetensors", "config.json", "README.md")
 OPTIONAL = ("sampling.json",)

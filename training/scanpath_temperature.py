@@ -41,7 +41,7 @@ def sweep(model: str, data: str, split: str, temperatures=TEMPERATURES, samples:
 def write_temperature(model: str, temperature: float, source: str, sharpness: float | None = None,
                       folder: str | None = None) -> Path:
     """Store the chosen settings in sampling.json of the bundled weights (or of `folder`)."""
-    from models.baselines import ASSETS
+    from models.weights import ASSETS
     path = Path(folder or ASSETS / model) / "sampling.json"
     settings = {"temperature": temperature, "chosen_by": source}
     if sharpness is not None:

@@ -1,4 +1,4 @@
-"""Train ATSal (models/atsal.py) on synthetic 360° panoramas built from the 2D gaze train splits, early-stopping
+"""Train ATSal (models/nets/atsal.py) on synthetic 360° panoramas built from the 2D gaze train splits, early-stopping
 on panoramas built from the val splits with held-out backgrounds.
 
     python -m training.train_atsal --data osie,mit1003 --out runs/atsal --export assets/weights/atsal \\
@@ -34,21 +34,18 @@ stays single-threaded), ≈ 0.75–0.85 s per step → ≈ 21–24 min in all (l
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
-from models.atsal import ATSal, attention_loss, expert_loss
-from models.projections import EQUATOR, FACES, POLES
-from training.run_setup import start_run
+from models.nets.atsal import ATSal
+from models.runtime.projections import EQUATOR, FACES, POLES
+from training.loop import Trainer, latest_checkpoint
+from training.losses import attention_loss, expert_loss
+from training.run_setup import parse_defaults, start_run
 from training.panorama_data import HELD_OUT_EVERY, SyntheticPanoramaSet, face_targets, load_backgrounds
 
 DEFAULTS = dict(
@@ -92,15 +89,7 @@ EQUATOR_IDX = [FACES.index(k) for k in EQUATOR]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for key, value in DEFAULTS.items():
-        if isinstance(value, bool):
-            parser.add_argument(f"--{key}", action="store_true", default=value)
-        elif key == "stage":
-            parser.add_argument(f"--{key}", choices=STAGES, default=value)
-        else:
-            parser.add_argument(f"--{key}", type=type(value), default=value)
-    return parser.parse_args(argv)
+    return parse_defaults(DEFAULTS, __doc__, argv, choices={"stage": STAGES})
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -150,7 +139,7 @@ def resolve_backgrounds(folder: str, split: str, size: tuple[int, int]) -> list[
 def build_arch(cfg) -> dict:
     expert = {"face_size": cfg.face_size}
     if cfg.init_experts:
-        from models.effsal import EffSal
+        from models.nets.effsal import EffSal
         net = EffSal.from_pretrained(cfg.init_experts)                     # only reads config + safetensors
         expert.update({k: v for k, v in net.config_dict().items() if k not in ("input_height", "input_width")})
     return {"attention": {"input_height": cfg.input_height, "input_width": cfg.input_width}, "expert": expert}
@@ -170,7 +159,7 @@ def load_state(source: str) -> tuple[dict, dict]:
 
 def init_experts_from_effsal(model: ATSal, folder: str) -> None:
     """Both experts ← the EffSal weights of a save_pretrained folder (strict: every key must match)."""
-    from models.effsal import EffSal
+    from models.nets.effsal import EffSal
     state = EffSal.from_pretrained(folder).float().state_dict()
     for expert in (model.poles, model.equator):
         expert.net.load_state_dict(state, strict=True)
@@ -255,16 +244,16 @@ def evaluate_val(loss_fn: StageLoss, batches, device) -> dict:
 def main(argv=None):
     cfg = parse_args(argv)
     run = start_run(cfg, argv, "training.train_atsal")
-    device, out, distributed, is_main = run.device, run.out, run.distributed, run.is_main
+    device = run.device
 
-    ckpt_path = out / "ckpt.pt"
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if cfg.resume and ckpt_path.is_file() else None
+    ckpt = latest_checkpoint(run, cfg.resume)
     if ckpt is not None:
-        model = ATSal(ckpt["arch"], pretrained_encoder=False)      # the weights come from the checkpoint below
+        if ckpt["stage"] != cfg.stage:
+            raise SystemExit(f"{run.out / 'ckpt.pt'} is a --stage {ckpt['stage']} run; resume it with that stage")
+        model = ATSal(ckpt["arch"], pretrained_encoder=False)      # the trainer loads the weights
     else:
         model = build_model(cfg)
     model.to(device)
-    arch = model.config_dict()
     streams = trained_streams(cfg.stage)
     for name, module in model.named_children():
         module.requires_grad_(name in streams)
@@ -273,17 +262,16 @@ def main(argv=None):
     limit = cfg.limit or None
     h, w = model.attention.input_size
     render_size = (cfg.render_height, 2 * cfg.render_height)
-    with_faces = cfg.stage != "attention"
     common = dict(input_size=(h, w), output_stride=model.attention.output_stride, render_size=render_size,
-                  face_size=model.poles.face_size, with_faces=with_faces, limit=limit)
+                  face_size=model.poles.face_size, with_faces=cfg.stage != "attention", limit=limit)
     train_set = PanoramaTrainingSet(names, "train", resolve_backgrounds(cfg.backgrounds, "train", render_size),
                                     length=cfg.length, seed=cfg.seed, **common)
-    sampler = DistributedSampler(train_set, seed=cfg.seed) if distributed else None
+    sampler = DistributedSampler(train_set, seed=cfg.seed) if run.distributed else None
     generator = torch.Generator().manual_seed(cfg.seed)
     train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
                               generator=generator, drop_last=True)
     val_batches = []
-    if is_main:                      # rendered once: the same val panoramas every epoch
+    if run.is_main:                  # rendered once: the same val panoramas every epoch
         val_set = PanoramaTrainingSet(names, "val", resolve_backgrounds(cfg.backgrounds, "val", render_size),
                                       length=cfg.val_length, seed=cfg.seed + 10_000, **common)
         val_batches = list(DataLoader(val_set, batch_size=cfg.batch_size))
@@ -293,88 +281,25 @@ def main(argv=None):
     other_params = [p for n, p in trainable if ".encoder." not in n]
     groups = [{"params": other_params, "lr": cfg.lr}, {"params": encoder_params, "lr": cfg.encoder_lr}]
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
-    total_steps = max(1, cfg.epochs * len(train_loader))
-
-    start_epoch, best_loss, bad_epochs, step = 0, math.inf, 0, 0
-    if ckpt is not None:
-        if ckpt["stage"] != cfg.stage:
-            raise SystemExit(f"{ckpt_path} is a --stage {ckpt['stage']} run; resume it with that stage")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start_epoch, best_loss, bad_epochs, step = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["bad_epochs"], ckpt["step"]
-        torch.set_rng_state(ckpt["torch_rng"])
-        if is_main:
-            print(f"resumed from {ckpt_path} at epoch {start_epoch}")
+    # frozen streams get no gradients, so clipping all parameters clips the trained ones
+    trainer = Trainer(run, model, optimizer, epochs=cfg.epochs, steps_per_epoch=len(train_loader),
+                      warmup_steps=cfg.warmup_steps, patience=cfg.patience, clip_norm=5.0,
+                      extra={"data_order": generator}, meta={"arch": model.config_dict(), "stage": cfg.stage},
+                      tags={"stage": cfg.stage}, checkpoint=ckpt)
 
     loss_fn = StageLoss(model, cfg.stage)
-    ddp_loss = torch.nn.parallel.DistributedDataParallel(loss_fn) if distributed else loss_fn
-    trained_params = [p for _, p in trainable]
-    for epoch in range(start_epoch, cfg.epochs):
+    ddp_loss = torch.nn.parallel.DistributedDataParallel(loss_fn) if run.distributed else loss_fn
+
+    def epoch_batches(epoch):
         train_set.seed = cfg.seed + epoch            # new panoramas every epoch, reproducible per (seed, epoch)
         if sampler is not None:
             sampler.set_epoch(epoch)
         set_train_mode(model, cfg.stage)
-        t0, running = time.time(), {}
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not is_main, dynamic_ncols=True)
-        for i, batch in enumerate(bar):
-            # linear warm-up, then cosine decay to 5 % of the base rate
-            scale = min(1.0, (step + 1) / cfg.warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
-            for g, lr in zip(optimizer.param_groups, base_lrs):
-                g["lr"] = lr * scale
-            loss, parts = ddp_loss(*[t.to(device) for t in batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trained_params, 5.0)
-            optimizer.step()
-            step += 1
-            for k, v in {"loss": float(loss.detach()), **parts}.items():
-                running[k] = running.get(k, 0.0) + v
-            bar.set_postfix(loss=f"{running['loss'] / (i + 1):.4f}")
-        train_seconds = time.time() - t0
-        stop = False
-        if is_main:
-            val = evaluate_val(loss_fn, val_batches, device)
-            improved = val["loss"] < best_loss
-            if improved:
-                best_loss, bad_epochs = val["loss"], 0
-                torch.save({"model": model.state_dict(), "arch": arch, "stage": cfg.stage, "epoch": epoch,
-                            "val": val}, out / "best.pt")
-            else:
-                bad_epochs += 1
-            n_steps = max(1, len(train_loader))
-            record = {"epoch": epoch + 1, "stage": cfg.stage,
-                      **{f"train_{k}": v / n_steps for k, v in running.items()},
-                      "seconds": time.time() - t0, "seconds_per_step": train_seconds / n_steps,
-                      **{f"val_{k}": v for k, v in val.items()}, "best": improved}
-            with open(out / "log.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            print(json.dumps(record), flush=True)
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "arch": arch,
-                        "stage": cfg.stage, "epoch": epoch, "best_loss": best_loss, "bad_epochs": bad_epochs,
-                        "step": step, "torch_rng": torch.get_rng_state()}, ckpt_path)
-            stop = bad_epochs >= cfg.patience
-        if distributed:                     # every rank must leave the loop together, or the others hang
-            flag = torch.tensor([int(stop)], device=device)
-            dist.broadcast(flag, 0)
-            stop = bool(flag.item())
-        if stop:
-            if is_main:
-                print(f"early stop: no val improvement for {cfg.patience} epochs")
-            break
-    if distributed:
-        dist.destroy_process_group()
-    if is_main and cfg.export:
-        export_best(out / "best.pt", Path(cfg.export))
+        return train_loader
 
-
-def export_best(best_path: Path, folder: Path) -> None:
-    """Write the best checkpoint as an ATSal save_pretrained folder with fp16 weights (safetensors)."""
-    ckpt = torch.load(best_path, map_location="cpu", weights_only=True)
-    model = ATSal(ckpt["arch"], pretrained_encoder=False)
-    model.load_state_dict(ckpt["model"])
-    model.half().save_pretrained(folder)
-    print(f"exported {best_path} → {folder}")
+    trainer.fit(epoch_batches, lambda batch: ddp_loss(*[t.to(device) for t in batch]),
+                lambda: evaluate_val(loss_fn, val_batches, device),
+                export_to=cfg.export, build=lambda best: ATSal(best["arch"], pretrained_encoder=False))
 
 
 if __name__ == "__main__":

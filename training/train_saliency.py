@@ -12,17 +12,13 @@ Never trains or tunes on the test splits.
 from __future__ import annotations
 
 import argparse
-import math
-import time
-from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
-from training.run_setup import end_epoch, lr_scale, parse_defaults, resume_checkpoint, start_run
 from training.losses import nll_bits, saliency_loss
+from training.loop import Trainer, latest_checkpoint
+from training.run_setup import parse_defaults, start_run
 from training.saliency_data import SaliencyTrainingSet
 
 DEFAULTS = dict(
@@ -54,12 +50,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parse_defaults(DEFAULTS, __doc__, argv)
 
 
-def build_trainable(name: str) -> torch.nn.Module:
-    """A fresh model for training (ImageNet weights in the encoder where there is one)."""
-    from models.trainable import TRAINABLE
+def build_trainable(name: str, pretrained: bool = True) -> torch.nn.Module:
+    """A fresh model: for training, ImageNet weights in the encoder where there is one; for export, none."""
+    from models.nets import SALIENCY_NETWORKS as TRAINABLE
     if name not in TRAINABLE:
         raise SystemExit(f"unknown trainable model '{name}'; choose one of {', '.join(TRAINABLE)}")
-    return TRAINABLE[name](pretrained=True)
+    return TRAINABLE[name](pretrained=pretrained)
 
 
 def evaluate_val(model, loader, device, cfg) -> dict:
@@ -96,15 +92,15 @@ def compute_loss(model, out, target, fix, cfg):
 def main(argv=None):
     cfg = parse_args(argv)
     run = start_run(cfg, argv, "training.train_saliency")
-    rank, device, out, distributed, is_main = run.rank, run.device, run.out, run.distributed, run.is_main
+    device = run.device
 
     model = build_trainable(cfg.model).to(device)
     names = cfg.data.split(",")
     limit = cfg.limit or None
     train_set = SaliencyTrainingSet(names, "train", model.input_size, model.output_stride, augment=True,
-                                    seed=cfg.seed + rank, limit=limit)
+                                    seed=cfg.seed + run.rank, limit=limit)
     val_set = SaliencyTrainingSet(names, "val", model.input_size, model.output_stride, limit=limit)
-    sampler = DistributedSampler(train_set, seed=cfg.seed) if distributed else None
+    sampler = DistributedSampler(train_set, seed=cfg.seed) if run.distributed else None
     generator = torch.Generator().manual_seed(cfg.seed)
     train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
                               generator=generator, drop_last=True)
@@ -116,72 +112,25 @@ def main(argv=None):
     if encoder_params:
         groups.append({"params": encoder_params, "lr": cfg.encoder_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
-    total_steps = cfg.epochs * len(train_loader)
+    trainer = Trainer(run, model, optimizer, epochs=cfg.epochs, steps_per_epoch=len(train_loader),
+                      warmup_steps=cfg.warmup_steps, patience=cfg.patience, clip_norm=5.0,
+                      extra={"data_order": generator}, checkpoint=latest_checkpoint(run, cfg.resume))
+    ddp_model = torch.nn.parallel.DistributedDataParallel(model) if run.distributed else model
 
-    start_epoch, best_loss, bad_epochs, step = 0, math.inf, 0, 0
-    ckpt_path = out / "ckpt.pt"
-    if cfg.resume and ckpt_path.is_file():
-        start_epoch, best_loss, bad_epochs, step = resume_checkpoint(ckpt_path, model, optimizer)
-        if is_main:
-            print(f"resumed from {ckpt_path} at epoch {start_epoch}")
-
-    ddp_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
-    for epoch in range(start_epoch, cfg.epochs):
+    def epoch_batches(epoch):
         if sampler is not None:
             sampler.set_epoch(epoch)
         ddp_model.train()
         model.freeze_batchnorm_where_pretrained()
-        t0, running = time.time(), 0.0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not is_main, dynamic_ncols=True)
-        for i, (x, target, fix) in enumerate(bar):
-            # linear warm-up, then cosine decay to 5 % of the base rate
-            scale = lr_scale(step, cfg.warmup_steps, total_steps)
-            for g, lr in zip(optimizer.param_groups, base_lrs):
-                g["lr"] = lr * scale
-            x, target, fix = x.to(device), target.to(device), fix.to(device)
-            loss, _ = compute_loss(model, ddp_model(x), target, fix, cfg)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            step += 1
-            running += float(loss.detach())
-            bar.set_postfix(loss=f"{running / (i + 1):.4f}")
-        stop = False
-        if is_main:
-            val = evaluate_val(model, val_loader, device, cfg)
-            improved = val["loss"] < best_loss
-            if improved:
-                best_loss, bad_epochs = val["loss"], 0
-                torch.save({"model": model.state_dict(), "epoch": epoch, "val": val}, out / "best.pt")
-            else:
-                bad_epochs += 1
-            record = {"epoch": epoch + 1, "train_loss": running / max(1, len(train_loader)),
-                      "seconds": time.time() - t0, **{f"val_{k}": v for k, v in val.items()}, "best": improved}
-            end_epoch(out, record, model, optimizer, epoch, best_loss, bad_epochs, step)
-            stop = bad_epochs >= cfg.patience
-        if distributed:                     # every rank must leave the loop together, or the others hang
-            flag = torch.tensor([int(stop)], device=device)
-            dist.broadcast(flag, 0)
-            stop = bool(flag.item())
-        if stop:
-            if is_main:
-                print(f"early stop: no val improvement for {cfg.patience} epochs")
-            break
-    if distributed:
-        dist.destroy_process_group()
-    if is_main and cfg.export:
-        export_best(cfg.model, out / "best.pt", Path(cfg.export))
+        return train_loader
 
+    def train_step(batch):
+        x, target, fix = (t.to(device) for t in batch)
+        loss, _ = compute_loss(model, ddp_model(x), target, fix, cfg)
+        return loss, {}
 
-def export_best(name: str, best_path: Path, folder: Path) -> None:
-    """Write the best checkpoint as a save_pretrained folder with fp16 weights."""
-    from models.trainable import TRAINABLE
-    model = TRAINABLE[name](pretrained=False)
-    model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["model"])
-    model.half().save_pretrained(folder)
-    print(f"exported {best_path} → {folder}")
+    trainer.fit(epoch_batches, train_step, lambda: evaluate_val(model, val_loader, device, cfg),
+                export_to=cfg.export, build=lambda best: build_trainable(cfg.model, pretrained=False))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Train SPGEn (models/spgen.py) on recorded scanpaths (train splits; val for early stopping; never test).
+"""Train SPGEn (models/nets/spgen.py) on recorded scanpaths (train splits; val for early stopping; never test).
 
     python -m training.train_spgen --data osie,mit1003 --init assets/weights/effsal-lite0 --out runs/spgen \
         --threads 2 --export assets/weights/spgen
@@ -25,19 +25,17 @@ Total = nll + w_xy·xy + w_duration·duration + w_length·length. Checkpoints ev
 from __future__ import annotations
 
 import argparse
-import math
 import random
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
+from models.nets.spgen import SPGEn
+from training.loop import Trainer, latest_checkpoint
 from training.losses import closest_subject_l1
-from training.run_setup import end_epoch, export_best, lr_scale, parse_defaults, resume_checkpoint, start_run
+from training.run_setup import parse_defaults, start_run
 from training.scanpath_data import ScanpathTrainingSet
 
 DEFAULTS = dict(data="osie,mit1003", init="assets/weights/effsal-lite0", out="runs/spgen", epochs=6, batch_size=8,
@@ -73,8 +71,7 @@ def spgen_loss(clean: dict, noisy: dict, paths: torch.Tensor, mask: torch.Tensor
 
 
 def build_model(cfg):
-    from models.effsal import EffSal
-    from models.spgen import SPGEn
+    from models.nets.effsal import EffSal
     model = SPGEn({"max_fixations": cfg.max_fixations})
     if cfg.init:
         trunk = EffSal.from_pretrained(cfg.init, strict=True)
@@ -147,7 +144,6 @@ def evaluate_val(model, loader, cfg) -> dict:
 def main(argv=None):
     cfg = parse_args(argv)
     run = start_run(cfg, argv, "training.train_spgen")
-    out = run.out
     model = build_model(cfg)
     names = cfg.data.split(",")
     train_set = ScanpathTrainingSet(names, "train", model.input_size, cfg.max_fixations, augment=True)
@@ -161,81 +157,50 @@ def main(argv=None):
     trunk = [p for n, p in model.named_parameters() if n.startswith("trunk.") and p.requires_grad]
     heads = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
     classifier, paintings, painting_val = None, None, None
+    extra = {"data_order": generator}
     if cfg.paintings:
         from training.domain_adaptation import DomainClassifier, PaintingImages
         classifier = DomainClassifier(model.trunk.encoder.feature_channels[-1])
         heads += list(classifier.parameters())
+        extra["classifier"] = classifier
         painting_set = PaintingImages(cfg.paintings, model.input_size, "train")
         paintings = _forever(DataLoader(painting_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
                                         generator=torch.Generator().manual_seed(cfg.seed + 1)))
         painting_val = DataLoader(PaintingImages(cfg.paintings, model.input_size, "val"), batch_size=cfg.batch_size)
     optimizer = torch.optim.AdamW([{"params": heads, "lr": cfg.lr}, {"params": trunk, "lr": cfg.trunk_lr}],
                                   weight_decay=cfg.weight_decay)
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
-    total_steps = cfg.epochs * len(train_loader)
-    start_epoch, best_loss, bad_epochs, step = 0, math.inf, 0, 0
-    ckpt_path = out / "ckpt.pt"
-    if cfg.resume and ckpt_path.is_file():
-        start_epoch, best_loss, bad_epochs, step = resume_checkpoint(
-            ckpt_path, model, optimizer, {"classifier": classifier} if classifier is not None else None)
-        print(f"resumed from {ckpt_path} at epoch {start_epoch}")
+    # the model's gradient norm is clipped; the domain classifier's is not
+    trainer = Trainer(run, model, optimizer, epochs=cfg.epochs, steps_per_epoch=len(train_loader),
+                      warmup_steps=cfg.warmup_steps, patience=cfg.patience, clip_norm=5.0,
+                      max_minutes=cfg.max_minutes, extra=extra, checkpoint=latest_checkpoint(run, cfg.resume))
+    rng = random.Random(cfg.seed + trainer.epoch)        # training temperatures
 
-    started = time.time()
-    rng = random.Random(cfg.seed + start_epoch)
-    for epoch in range(start_epoch, cfg.epochs):
+    def epoch_batches(epoch):
         model.train()
         model.trunk.freeze_batchnorm_where_pretrained()
-        t0, running = time.time(), {}
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", dynamic_ncols=True, mininterval=10)
-        for i, (x, paths, mask) in enumerate(bar):
-            scale = lr_scale(step, cfg.warmup_steps, total_steps)
-            for g, lr in zip(optimizer.param_groups, base_lrs):
-                g["lr"] = lr * scale
-            domain = None
-            if classifier is not None:
-                from training.domain_adaptation import grl_lambda
-                domain = (classifier, next(paintings), grl_lambda(step / max(1, total_steps)))
-            loss, parts = run_batch(model, x, paths, mask, cfg, rng.uniform(0.0, cfg.max_train_T), domain)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            step += 1
-            for k, v in {"loss": float(loss.detach()), **parts}.items():
-                running[k] = running.get(k, 0.0) + v
-            bar.set_postfix({k: f"{v / (i + 1):.3f}" for k, v in running.items()})
-        val = evaluate_val(model, val_loader, cfg)
+        return train_loader
+
+    def train_step(batch):
+        x, paths, mask = batch
+        domain = None
+        if classifier is not None:
+            from training.domain_adaptation import grl_lambda
+            domain = (classifier, next(paintings), grl_lambda(trainer.step / max(1, trainer.total_steps)))
+        return run_batch(model, x, paths, mask, cfg, rng.uniform(0.0, cfg.max_train_T), domain)
+
+    def validate():
+        val = evaluate_val(model, val_loader, cfg)     # its loss, the scanpath loss, picks the best epoch
         if classifier is not None:
             val["domain_acc"] = domain_accuracy(model, classifier, val_loader, painting_val)
-        improved = val["loss"] < best_loss       # the scanpath loss only (domain accuracy is reported, not selected on)
-        if improved:
-            best_loss, bad_epochs = val["loss"], 0
-            torch.save({"model": model.state_dict(), "epoch": epoch, "val": val}, out / "best.pt")
-        else:
-            bad_epochs += 1
-        record = {"epoch": epoch + 1, "seconds": time.time() - t0,
-                  **{f"train_{k}": v / max(1, len(train_loader)) for k, v in running.items()},
-                  **{f"val_{k}": v for k, v in val.items()}, "best": improved}
-        end_epoch(out, record, model, optimizer, epoch, best_loss, bad_epochs, step,
-                  {"classifier": classifier} if classifier is not None else None)
-        if bad_epochs >= cfg.patience:
-            print(f"early stop: no val improvement for {cfg.patience} epochs")
-            break
-        if cfg.max_minutes and (time.time() - started) / 60 > cfg.max_minutes:
-            print(f"stopping after {cfg.max_minutes} minutes (resume with --resume)")
-            break
-    if cfg.export:
-        export_spgen(out / "best.pt", Path(cfg.export))
+        return val
+
+    trainer.fit(epoch_batches, train_step, validate, export_to=cfg.export,
+                build=lambda best: SPGEn({"max_fixations": best["model"]["step_embedding"].shape[0]}))
 
 
 def _forever(loader):
     while True:
         yield from loader
-
-
-def export_spgen(best_path: Path, folder: Path) -> None:
-    from models.spgen import SPGEn
-    export_best(best_path, folder, lambda state: SPGEn({"max_fixations": state["step_embedding"].shape[0]}))
 
 
 if __name__ == "__main__":

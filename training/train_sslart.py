@@ -1,4 +1,4 @@
-"""Train SSLArtScanpath's light decoder (models/sslart.py) on recorded scanpaths over a frozen encoder.
+"""Train SSLArtScanpath's light decoder (models/nets/sslart.py) on recorded scanpaths over a frozen encoder.
 
     python -m training.train_sslart --encoder runs/barlow/encoder.safetensors --out runs/sslart-ssl
     python -m training.train_sslart --encoder imagenet --out runs/sslart-imagenet
@@ -13,31 +13,30 @@ computed once per image (and for its mirror image, the augmentation) and the dec
 Loss: `training.losses.closest_subject_l1` on coordinates generated at a random temperature T ∈ [0,
 `max_train_T`] (as SPGEn's `xy` term), plus `w_duration` × the log-duration L1 against the same subject.
 Subjects' first N fixations are the targets (N = the model's fixed length); shorter scanpaths are masked.
-Train splits for training, val for choosing the best epoch; never test.
+Train splits for training, val for choosing the best epoch; never test. Checkpoints every epoch in --out
+(`--resume` continues).
 """
 from __future__ import annotations
 
-import json
-import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file
 from tqdm import tqdm
 
+from models.nets.sslart import SSLArt
+from training.loop import Trainer, latest_checkpoint
 from training.losses import closest_subject_l1
-from training.run_setup import export_best, lr_scale, parse_defaults, start_run
+from training.run_setup import parse_defaults, start_run
 from training.scanpath_data import ScanpathTrainingSet
 
 DEFAULTS = dict(encoder="imagenet", data="osie,mit1003", out="runs/sslart", epochs=60, batch_size=32, lr=2e-3,
                 weight_decay=1e-4, warmup_steps=50, n_fixations=8, max_train_T=0.5, w_duration=0.5, seed=0,
-                threads=0, device="cpu", backend="", limit=0, export="")
+                threads=0, device="cpu", backend="", limit=0, resume=False, export="")
 
 
 def build_model(cfg):
-    from models.sslart import SSLArt
     model = SSLArt({"n_fixations": cfg.n_fixations}, pretrained_encoder=cfg.encoder == "imagenet")
     if cfg.encoder not in ("imagenet", "scratch"):
         model.encoder.load_state_dict(load_file(cfg.encoder), strict=True)
@@ -79,7 +78,6 @@ def decoder_loss(model, feats, paths, mask, temperature: float, cfg, generator=N
 def main(argv=None):
     cfg = parse_defaults(DEFAULTS, __doc__, argv)
     run = start_run(cfg, argv, "training.train_sslart")
-    out = run.out
     model = build_model(cfg)
     names = cfg.data.split(",")
     n = cfg.n_fixations
@@ -95,43 +93,29 @@ def main(argv=None):
     decoder = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(decoder, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = len(train[0]) // cfg.batch_size
-    total_steps = cfg.epochs * steps_per_epoch
-    generator = torch.Generator().manual_seed(cfg.seed)
-    best, step = math.inf, 0
-    log = open(out / "log.jsonl", "w")
-    for epoch in range(cfg.epochs):
+    generator = torch.Generator().manual_seed(cfg.seed)            # batch order and training temperatures
+    trainer = Trainer(run, model, optimizer, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
+                      warmup_steps=cfg.warmup_steps, extra={"generator": generator},
+                      checkpoint=latest_checkpoint(run, cfg.resume))
+
+    def epoch_batches(epoch):
         model.train()
         model.encoder.eval()
         order = torch.randperm(len(train[0]), generator=generator)
-        running = {}
-        for i in range(steps_per_epoch):
-            for g in optimizer.param_groups:
-                g["lr"] = cfg.lr * lr_scale(step, cfg.warmup_steps, total_steps)
-            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            t = float(torch.rand((), generator=generator)) * cfg.max_train_T
-            loss, parts = decoder_loss(model, train[0][idx], train[1][idx], train[2][idx], t, cfg, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            for k, v in {"loss": float(loss.detach()), **parts}.items():
-                running[k] = running.get(k, 0.0) + v / steps_per_epoch
+        return [order[i * cfg.batch_size:(i + 1) * cfg.batch_size] for i in range(steps_per_epoch)]
+
+    def train_step(idx):
+        t = float(torch.rand((), generator=generator)) * cfg.max_train_T
+        return decoder_loss(model, train[0][idx], train[1][idx], train[2][idx], t, cfg, generator)
+
+    @torch.no_grad()
+    def validate():
         model.eval()
-        with torch.no_grad():
-            val_loss, val_parts = decoder_loss(model, *val, 0.0, cfg)
-        record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in running.items()},
-                  "val_loss": float(val_loss), **{f"val_{k}": v for k, v in val_parts.items()},
-                  "best": float(val_loss) < best}
-        if record["best"]:
-            best = float(val_loss)
-            torch.save({"model": model.state_dict(), "epoch": epoch, "val": float(val_loss)}, out / "best.pt")
-        log.write(json.dumps(record) + "\n")
-        log.flush()
-        if epoch % 10 == 9 or epoch == cfg.epochs - 1:
-            print(json.dumps(record), flush=True)
-    if cfg.export:
-        from models.sslart import SSLArt
-        export_best(out / "best.pt", Path(cfg.export), lambda state: SSLArt({"n_fixations": n}))
+        loss, parts = decoder_loss(model, *val, 0.0, cfg)
+        return {"loss": float(loss), **parts}
+
+    trainer.fit(epoch_batches, train_step, validate, export_to=cfg.export,
+                build=lambda best: SSLArt({"n_fixations": n}))
 
 
 if __name__ == "__main__":

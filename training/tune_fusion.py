@@ -31,7 +31,7 @@ SELECT_BY = ("cc", "nss")
 
 def tune(weights: str | None = None, data: str = "osie,mit1003", n: int = 50, seed: int = 1, size: int = 512,
          gammas=GAMMAS, progress: bool = True) -> dict:
-    from models.atsal import fuse
+    from models.runtime.panorama import fuse
     from training.panorama_data import evaluation_panoramas
     if 0.0 not in gammas:
         raise ValueError("the γ grid must contain 0 (attention alone): selection is relative to it")

@@ -9,8 +9,7 @@ import json
 import warnings
 from pathlib import Path
 
-from models.baselines import ASSETS
-
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "weights"
 MANIFEST = ASSETS / "manifest.json"        # {name: {"sha256": ..., "hub_repo": ..., "revision": ...}}
 HUB_TIMEOUT_S = 5.0
 
@@ -90,3 +89,23 @@ def sampling_settings(folder: str | Path) -> dict:
     SPGEn, the read-out sharpness chosen on val scanpaths); {} when there are none."""
     path = Path(folder) / "sampling.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def load_network(network_class, folder: str | Path):
+    """A save_pretrained folder (config.json + model.safetensors) → the network in eval mode, loaded strictly.
+    Checkpoints written before the backbone came from timm have their keys renamed on the way in."""
+    from safetensors.torch import load_file
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    network = network_class(**config)
+    state = load_file(str(folder / "model.safetensors"))
+    convert = getattr(network_class, "convert_legacy_keys", None)
+    network.load_state_dict(convert(state) if convert else state, strict=True)
+    return network.float().eval()
+
+
+def load_pretrained(network_class, name: str, weights: str | None = None):
+    """(network, notice, sampling settings) for the registered model `name`. weights: None = the bundled copy,
+    a save_pretrained folder, or 'hub:REPO@REV'; notice says when the Hub failed and the bundled copy was used."""
+    folder, notice = resolve_weights(name, weights)
+    return load_network(network_class, folder), notice, sampling_settings(folder)

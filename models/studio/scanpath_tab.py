@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from models import as_rgb, list_models
-from models.studio import cached_model, overlay
-from models.outputs import output_dir
+from models import DEFAULT, as_rgb, list_models, load_model, predict_saliency
+from models.studio.rendering import overlay
+from models.studio.files import output_dir
 
 MAX_SCANPATHS = 10
 MAX_FIXATIONS = 30
@@ -35,7 +35,7 @@ def scanpath_models() -> list[str]:
 
 def default_temperature(model_name: str) -> float:
     """The temperature a model samples at by default (SPGEn / SSLArt: chosen on val scanpaths)."""
-    return float(getattr(cached_model(model_name), "default_temperature", 0.2))
+    return float(load_model(model_name).default_temperature)
 
 
 def sample_scanpaths(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.2,
@@ -50,14 +50,7 @@ def sample_scanpaths(image, model_name: str, n_scanpaths: int = 3, temperature: 
         raise ValueError(f"maximum fixations must be between 1 and {MAX_FIXATIONS}; got {max_fixations}")
     if not 0.0 <= float(temperature) <= 1.0:
         raise ValueError(f"temperature must be between 0 and 1; got {temperature}")
-    model = cached_model(model_name)
-    seed = int(seed)
-    if hasattr(model, "sample_batch"):
-        paths = model.sample_batch(rgb, int(n_scanpaths), temperature=float(temperature), seed=seed)
-    else:
-        saliency = model.saliency_model.predict(rgb) if hasattr(model, "saliency_model") else None
-        extra = {"saliency": saliency} if saliency is not None else {}
-        paths = [model.sample(rgb, temperature=float(temperature), seed=seed + i, **extra) for i in range(int(n_scanpaths))]
+    paths = load_model(model_name).sample_batch(rgb, int(n_scanpaths), temperature=float(temperature), seed=int(seed))
     return [np.asarray(p, dtype=np.float64)[: int(max_fixations)] for p in paths]
 
 
@@ -116,7 +109,7 @@ def animate_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | Non
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "scanpaths.gif"
     # One palette for every frame, from the last one (it holds the painting and every path's colour): GIF
-    # encoding then skips a median-cut quantisation per frame, ~20× faster (bench/profile_tabs.py).
+    # encoding then needs no quantisation of its own per frame.
     palette = frames[-1].quantize(256, method=Image.Quantize.FASTOCTREE)
     frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=False)
@@ -154,8 +147,7 @@ def scanpath_view(image, model_name: str, n_scanpaths: int = 3, temperature: flo
     paths = sample_scanpaths(rgb, model_name, n_scanpaths, temperature, max_fixations, seed)
     saliency = None
     if show_saliency:
-        from models import DEFAULT, predict_saliency
-        saliency = predict_saliency(cached_model(DEFAULT["saliency"]), rgb)
+        saliency = predict_saliency(load_model(DEFAULT["saliency"]), rgb)
     folder = output_dir("scanpaths-")
     drawing = draw_scanpaths(rgb, paths, saliency, colormap)
     gif = animate_scanpaths(rgb, paths, saliency, out_dir=folder)

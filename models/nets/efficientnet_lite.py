@@ -261,8 +261,8 @@ class EfficientNetLite(nn.Module):
             self.has_head = False
         return self
 
-    # Run the trunk in channels-last memory layout: PyTorch's CPU depthwise convolutions are several times
-    # faster that way (~15–20 % less time overall at 288×384, 1 thread). Outputs are returned in plain NCHW.
+    # Run the trunk in channels-last memory layout: PyTorch's CPU depthwise convolutions are faster that way.
+    # Outputs are returned in plain NCHW.
     channels_last: bool = True
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from models.baselines import ASSETS
+from models.weights import ASSETS
 
 CATALOGUE = ASSETS.parent / "gallery.json"
 SUMMARY_API = "https://en.wikipedia.org/api/rest_v1/page/summary/"

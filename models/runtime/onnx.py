@@ -1,8 +1,7 @@
 """Run a network's inference pass through ONNX Runtime.
 
-On a CPU, ONNX Runtime runs these small convnets 2–3× faster than PyTorch eager: it fuses padding, convolution
-and activation, and reuses one memory arena instead of allocating (and page-faulting) every activation anew
-(bench/bench_saliency.py, docs/performance.md). The network is exported in memory when the model loads (about
+On a CPU, ONNX Runtime runs these small convnets faster than PyTorch eager (docs/performance.md): it fuses
+padding, convolution and activation instead of running and allocating each one separately. The network is exported in memory when the model loads (about
 half a second), for the one input shape the model always feeds it, and checked against PyTorch on that input.
 Whatever goes wrong (package missing, export or check fails) leaves the model on PyTorch, with a warning.
 
@@ -31,7 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from models.memory import release_freed_memory
+from models.runtime.memory import release_freed_memory
 
 RUNTIME_ENV = "ATTENTION_RUNTIME"
 CACHE_ENV = "ONNX_CACHE"
@@ -135,8 +134,8 @@ def _session(path: Path, threads: int):
     options.inter_op_num_threads = 1
     # Worker threads sleep between calls instead of spinning: in a server the other request needs that core.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # No arena: its blocks are kept for the process's life and grow with concurrent calls (server RSS +7 % over
-    # bench/load_test.py); plain malloc hands them back after each request (models/memory.py).
+    # No arena: its blocks are kept for the process's life and grow with concurrent calls; plain malloc hands
+    # them back after each request (models/runtime/memory.py).
     options.enable_cpu_mem_arena = False
     options.log_severity_level = 3                                       # errors only
     # From a file, not from bytes: a session made from bytes keeps them (the weights once more) for its life.
@@ -211,10 +210,3 @@ def accelerate(module: nn.Module, *example: torch.Tensor, tolerance: float = 1e-
         log.warning("%s stays on PyTorch: %s", type(module).__name__, error)
         return Accelerated(module)
 
-
-def runtime_of(model) -> str:
-    """"onnxruntime" when any of a loaded model's networks runs through ONNX Runtime, else "torch"."""
-    values = list(vars(model).values())
-    values += [v for d in values if isinstance(d, dict) for v in d.values()]        # e.g. ATSal's runners
-    parts = [value.runtime for value in values if isinstance(value, Accelerated)]
-    return "onnxruntime" if "onnxruntime" in parts else "torch"

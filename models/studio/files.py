@@ -54,8 +54,8 @@ def image_files(prefix: str, images: dict[str, np.ndarray], quality: int = 92) -
 
     The app returns images as files of its own rather than as arrays: Gradio caches an array under a hash of
     its encoded bytes and writes it in place, so two requests with identical results (many visitors clicking the
-    same example painting) rewrite the file while another download reads it, and that download is cut short
-    (bench/load_test.py caught 8 of 200). Our files reach Gradio's cache by copy-then-rename, which is safe."""
+    same example painting) rewrite the file while another download reads it, and that download is cut short.
+    Our files reach Gradio's cache by copy-then-rename, which is safe."""
     from PIL import Image
     folder = output_dir(prefix)
     paths = {}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models import DEFAULT, as_rgb, predict_saliency
+from models import DEFAULT, as_rgb, load_model, predict_saliency
+from models.studio.rendering import overlay
+from models.studio.scanpath_tab import MAX_FIXATIONS, draw_scanpaths, sample_scanpaths
 
 TOP_SHARES = (0.05, 0.10, 0.25)          # "the most-looked-at 5 / 10 / 25 % of the picture"
 
@@ -101,17 +103,15 @@ def painting_overview(image, saliency_model: str | None = None, scanpath_model: 
                       temperature: float | None = None, n_scanpaths: int = 3, seed: int = 0,
                       colormap: str = "inferno", opacity: float = 0.6) -> dict:
     """Everything the Overview tab shows for one image, from the default (best) models unless named."""
-    from models import studio
-    from models.scanpath_view import MAX_FIXATIONS, draw_scanpaths, sample_scanpaths
     rgb = as_rgb(image)
     saliency_model = saliency_model or DEFAULT["saliency"]
     scanpath_model = scanpath_model or DEFAULT["scanpath"]
-    density = predict_saliency(studio.cached_model(saliency_model), rgb)
+    density = predict_saliency(load_model(saliency_model), rgb)
     if temperature is None:
-        temperature = getattr(studio.cached_model(scanpath_model), "default_temperature", 0.2)
+        temperature = load_model(scanpath_model).default_temperature
     paths = sample_scanpaths(rgb, scanpath_model, n_scanpaths, float(temperature), MAX_FIXATIONS, seed)
     stats = attention_statistics(density)
-    return {"overlay": studio.overlay(rgb, density, colormap, opacity), "density": density,
+    return {"overlay": overlay(rgb, density, colormap, opacity), "density": density,
             "scanpaths": draw_scanpaths(rgb, paths), "paths": paths, "statistics": stats,
             "rows": statistics_rows(stats), "reading": reading(stats, paths, rgb.shape[:2], density),
             "models": {"saliency": saliency_model, "scanpath": scanpath_model, "temperature": float(temperature)}}

@@ -1,17 +1,16 @@
 """What the app's 360° tab does, as plain functions (the app only wires them to widgets).
 
-    streams = panorama_streams(equi, "equator-bias")            # {"fused": (H, W)} or ATSal's six streams
+    streams = panorama_streams(equi, "equator-bias")            # {"prior": (H, W)} or ATSal's six streams
     panels = stream_images(equi, streams, "inferno", 0.6)       # [(overlay RGB, label), ...] for a gallery
-    texture = viewer_texture(equi, streams["fused"], 0.6)       # JPEG path for the Pannellum viewer
+    texture = viewer_texture(equi, streams["prior"], 0.6)       # JPEG path for the Pannellum viewer
     videos = process_video("clip.mp4", "atsal", max_frames=60, fps=5)   # {"fused": "…/fused.mp4", ...}
 
-Panoramas are equirectangular (2:1). Models with `predict_streams(equi, temporal=False)` (ATSal) give every stream;
-models with only `predict(equi)` (the equator bias) give one, "fused".
+Panoramas are equirectangular (2:1). Every panorama model gives its streams through
+`predict_streams(equi, temporal=False)`, in the display order of its `streams` (models/tasks.py).
 """
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import tempfile
 import threading
@@ -25,18 +24,20 @@ from PIL import Image
 
 from models import as_rgb
 from models.registry import list_models, model_entry
-from models.projections import ASPECT, ASPECT_TOLERANCE, check_equirect  # noqa: F401 (re-exported)
-from models.studio import cached_model, overlay
-from models.video_io import CODECS, VideoWriter, browser_playable, even_size, video_codec  # noqa: F401 (re-exported)
-from models.outputs import output_dir
+from models.runtime.projections import ASPECT, ASPECT_TOLERANCE, check_equirect  # noqa: F401 (re-exported)
+from models.api import load_model
+from models.studio.rendering import overlay
+from models.studio.video_io import CODECS, VideoWriter, browser_playable, even_size, video_codec  # noqa: F401 (re-exported)
+from models.studio.files import output_dir
+from models.tasks import PanoramaModel
 
 MAX_WIDTH = 2048               # larger panoramas are downscaled to this width before inference
 MAX_VIDEO_WIDTH = 1024         # video frames are downscaled to this width
 MAX_VIDEO_SECONDS = 120.0      # longer videos are refused
 MAX_VIDEO_FRAMES = 600         # the most frames one call may process (max_frames is capped to this)
 DEFAULT_VIDEO_FRAMES = 60
-VIDEO_STREAMS = ("attention", "experts", "fused")     # streams written as heatmap-over-frame videos
-STREAM_ORDER = ("fused", "attention", "attention_map", "experts", "poles", "equator")
+VIDEO_STREAMS = ("attention", "experts", "fused")     # ATSal's streams written as heatmap-over-frame videos
+# Every stream a registered panorama model gives, with its label in the app (a model's own order is its `streams`).
 STREAM_LABELS = {
     "fused": "fused (attention × experts)",
     "attention": "attention stream",
@@ -44,7 +45,11 @@ STREAM_LABELS = {
     "experts": "experts (poles + equator)",
     "poles": "poles expert (up, down)",
     "equator": "equator expert (front, right, back, left)",
+    "prior": "equator prior (latitude Gaussian)",
 }
+# The app's video players, one per VIDEO_STREAMS; the last also shows a one-stream model's map (`video_players`).
+VIDEO_PLAYER_LABELS = {"attention": STREAM_LABELS["attention"], "experts": STREAM_LABELS["experts"],
+                       "fused": f"{STREAM_LABELS['fused']}, or the model's only stream"}
 TEXTURES_KEPT = 64             # older viewer textures are deleted
 
 _video_lock = threading.Lock()   # one video at a time: the cached model's temporal state is shared
@@ -76,7 +81,7 @@ def prepare_panorama(image, max_width: int = MAX_WIDTH) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def resolve_model(model_or_name):
+def resolve_model(model_or_name) -> PanoramaModel:
     """A registered panorama model by name (loaded once per process), or a model object as is."""
     if not isinstance(model_or_name, str):
         return model_or_name
@@ -84,43 +89,24 @@ def resolve_model(model_or_name):
     if entry.task != "panorama":
         raise ValueError(f"'{model_or_name}' is a {entry.task} model, not a 360° panorama model; "
                          f"choose one of {', '.join(panorama_models())}")
-    return cached_model(model_or_name)
+    return load_model(model_or_name)
 
 
-def _normalised(density) -> np.ndarray:
-    density = np.clip(np.nan_to_num(np.asarray(density, dtype=np.float64)), 0, None)
-    total = density.sum()
-    return density / total if total > 0 else np.full(density.shape, 1.0 / density.size)
-
-
-def _takes_temporal(model) -> bool:
-    try:
-        return "temporal" in inspect.signature(model.predict_streams).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _streams(model, rgb: np.ndarray, temporal: bool = False) -> dict[str, np.ndarray]:
+def _streams(model: PanoramaModel, rgb: np.ndarray, temporal: bool = False) -> dict[str, np.ndarray]:
+    """{stream: (H, W) float64} of one frame, in the model's display order; a stream of the wrong shape (a
+    broken model) is refused rather than drawn stretched."""
     h, w = rgb.shape[:2]
-    if hasattr(model, "predict_streams"):
-        raw = model.predict_streams(rgb, temporal=True) if temporal and _takes_temporal(model) \
-            else model.predict_streams(rgb)
-        out = {k: np.asarray(v, dtype=np.float64) for k, v in raw.items()}
-    elif hasattr(model, "predict"):
-        out = {"fused": _normalised(model.predict(rgb))}
-    else:
-        raise ValueError(f"{type(model).__name__} has neither predict_streams nor predict")
+    raw = model.predict_streams(rgb, temporal=temporal)
+    out = {name: np.asarray(raw[name], dtype=np.float64) for name in model.streams}
     for name, m in out.items():
         if m.shape != (h, w):
             raise ValueError(f"stream '{name}' has shape {m.shape}, expected {(h, w)}")
-    order = {k: i for i, k in enumerate(STREAM_ORDER)}
-    return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], len(order))))
+    return out
 
 
 def panorama_streams(image, model_name) -> dict[str, np.ndarray]:
-    """{stream: (H, W) float64 map} at the working size of `image` (see prepare_panorama).
-
-    Densities ("fused", "attention", "experts", …) sum to 1; ATSal's "attention_map" is in [0, 1]."""
+    """{stream: (H, W) float64 map} at the working size of `image` (see prepare_panorama), in the model's display
+    order. Densities ("fused", "prior", "attention", "experts", …) sum to 1; ATSal's "attention_map" is in [0, 1]."""
     rgb = prepare_panorama(image)
     return _streams(resolve_model(model_name), rgb)
 
@@ -136,13 +122,19 @@ def stream_label(name: str) -> str:
     return STREAM_LABELS.get(name, name)
 
 
+def chosen_stream(streams: dict[str, np.ndarray], wanted: str | None) -> str:
+    """`wanted` when the model gives that stream, else the model's first (its overall map): the stream control
+    may still hold the previous model's choice."""
+    return wanted if wanted in streams else next(iter(streams))
+
+
 PANEL_WIDTH = 1024        # gallery panels; the 360° viewer keeps the full resolution
 
 
 def stream_images(image, streams: dict[str, np.ndarray], colormap: str = "inferno",
                   opacity: float = 0.6, max_width: int = PANEL_WIDTH) -> list[tuple[np.ndarray, str]]:
-    """One heatmap-over-panorama RGB image per stream, with its label (for a gallery), at most `max_width`
-    wide: colouring and blending five 2048-wide panels was 40 % of the 360° tab's time (bench/profile_tabs.py)."""
+    """One heatmap-over-panorama RGB image per stream, with its label (for a gallery), at most `max_width` wide:
+    a gallery thumbnail needs no more, and colouring full-size panels would dominate the tab's time."""
     if not streams:
         raise ValueError("no streams to show")
     h, w = next(iter(streams.values())).shape
@@ -163,8 +155,8 @@ def compact_state(rgb: np.ndarray, streams: dict[str, np.ndarray]) -> dict:
     """What the 360° tab keeps per visitor, so colormap, opacity and stream changes need no new inference:
     file paths and stream names only. The panorama and its streams go to this request's output folder (purged
     after an hour); each stream scaled to its maximum (colouring only uses the map relative to its maximum), as
-    float16 at most STATE_WIDTH wide. Arrays held in the session instead (up to 1 GiB per visitor at 8K, for as
-    long as the session lasts) made the server's memory grow with its visitors (bench/load_test.py)."""
+    float16 at most STATE_WIDTH wide. Kept on disk, not as arrays in the session, so the server's memory does not
+    grow with its visitors (an 8K panorama's streams are about 1 GiB)."""
     folder = output_dir("panorama-state-")
     np.save(folder / "panorama.npy", np.ascontiguousarray(rgb, dtype=np.uint8), allow_pickle=False)
     h, w = next(iter(streams.values())).shape
@@ -258,13 +250,13 @@ def probe_video(path) -> dict:
 def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps: float | None = None,
                   progress: Callable[[int, int], None] | None = None, colormap: str = "inferno",
                   opacity: float = 0.6, out_dir: str | Path | None = None) -> dict[str, str]:
-    """Heatmap-over-frame videos of an equirectangular video: {stream: mp4 path} for "attention", "experts" and
-    "fused" (those the model has; a predict-only model gives "fused").
+    """Heatmap-over-frame videos of an equirectangular video: {stream: mp4 path} for the streams of
+    `video_streams(model)` ("attention", "experts", "fused" for ATSal; "prior" for the equator bias).
 
     `fps`: output frame rate; lower than the source's subsamples frames (None keeps every frame). At most
     `max_frames` frames are processed (the rest of the video is left out). Videos longer than MAX_VIDEO_SECONDS,
     unreadable files and frames that are not 2:1 raise ValueError. The model's temporal state is reset first and
-    frames are predicted with `temporal=True` when the model supports it. `progress(done, total)` after each frame.
+    frames are predicted with `temporal=True`. `progress(done, total)` after each frame.
     """
     info = probe_video(path)
     check_equirect(info["width"], info["height"], what="video")
@@ -283,6 +275,7 @@ def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps:
     total = max(1, min(max_frames, expected))
 
     model = resolve_model(model_name)
+    names = video_streams(model)
     w, h = info["width"], info["height"]
     if w > MAX_VIDEO_WIDTH:
         w, h = MAX_VIDEO_WIDTH, MAX_VIDEO_WIDTH // 2
@@ -294,8 +287,7 @@ def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps:
     writers: dict[str, VideoWriter] = {}
     done = 0
     with _video_lock:
-        if hasattr(model, "reset_temporal"):
-            model.reset_temporal()
+        model.reset_temporal()
         cap = cv2.VideoCapture(str(path))
         try:
             index, next_keep = 0, 0.0
@@ -312,9 +304,7 @@ def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps:
                 if rgb.shape[:2] != (h, w):
                     rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
                 streams = _streams(model, rgb, temporal=True)
-                for name in VIDEO_STREAMS:
-                    if name not in streams:
-                        continue
+                for name in names:
                     if name not in writers:
                         writers[name] = VideoWriter(out_dir / f"{stem}-{name}.mp4", out_fps, (w, h))
                     over = overlay(rgb, streams[name], colormap, opacity)
@@ -328,5 +318,20 @@ def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps:
                 writer.close()
     if done == 0:
         raise ValueError(f"could not read any frame of '{Path(path).name}'")
-    return {name: str(out_dir / f"{stem}-{name}.mp4") for name in VIDEO_STREAMS if name in writers}
+    return {name: str(out_dir / f"{stem}-{name}.mp4") for name in names}
+
+
+def video_streams(model: PanoramaModel) -> list[str]:
+    """The streams `process_video` writes: those of VIDEO_STREAMS the model has, in that order, or else the
+    model's first stream (a model such as the equator bias has only its own)."""
+    return [name for name in VIDEO_STREAMS if name in model.streams] or list(model.streams[:1])
+
+
+def video_players(videos: dict[str, str]) -> list[str | None]:
+    """`process_video`'s videos in the app's three players, one per VIDEO_STREAMS (None: the model has no such
+    stream). A model without those streams shows its own in the last player, the overall map's place."""
+    players = [videos.get(name) for name in VIDEO_STREAMS]
+    if not any(players) and videos:
+        players[-1] = next(iter(videos.values()))
+    return players
 

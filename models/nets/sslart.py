@@ -21,13 +21,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 import torch.nn as nn
 from huggingface_hub import PyTorchModelHubMixin
 
-from models.effsal import GaussianPriors
-from models.efficientnet_lite import create_encoder
+from models.nets.decoder import GaussianPriors
+from models.nets.efficientnet_lite import create_encoder
 
 
 @dataclass
@@ -110,49 +109,3 @@ class SSLArt(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stu
         return asdict(self.config)
 
 
-class SSLArtScanpathModel:
-    """A loaded SSLArt as a scanpath model: `sample(image, temperature, seed)` → (N, 3) x, y (pixels), ms."""
-    needs_gaze = False
-
-    def __init__(self, network: SSLArt, notice: str = "", default_temperature: float = 0.2):
-        from models.fold_bn import fold_batchnorm
-        from models.onnx_runtime import MethodModule, accelerate
-        self.network = fold_batchnorm(network.float().eval())
-        self.encode = accelerate(MethodModule(self.network, "encode"), torch.rand(1, 3, *self.network.input_size))
-        self.notice = notice
-        self.default_temperature = default_temperature
-
-    @torch.inference_mode()
-    def sample_batch(self, image: np.ndarray, count: int, temperature: float | None = None,
-                     n_fixations: int | None = None, seed: int | None = None) -> list[np.ndarray]:
-        """`count` scanpaths of one image; the encoder runs once. `n_fixations` can only shorten (N is fixed)."""
-        from models.spgen import image_batch, pixel_scanpaths
-        t = self.default_temperature if temperature is None else float(temperature)
-        features = self.encode(image_batch(image, self.network.input_size))
-        seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
-        out = self.network.decode(features.expand(count, -1, -1, -1), t, torch.Generator().manual_seed(seed))
-        n = min(int(n_fixations or self.network.config.n_fixations), self.network.config.n_fixations)
-        return pixel_scanpaths(out["xy"], out["log_duration"], [n] * count, image.shape[:2])
-
-    def sample(self, image: np.ndarray, n_fixations: int | None = None, temperature: float | None = None,
-               seed: int | None = None) -> np.ndarray:
-        return self.sample_batch(image, 1, temperature, n_fixations, seed)[0]
-
-
-def load_sslart(weights: str | None = None) -> SSLArtScanpathModel:
-    """weights: None = bundled assets/weights/sslart, a save_pretrained folder, or 'hub:REPO@REV'; the default
-    temperature is read from sampling.json next to the weights (chosen on val scanpaths), else 0.2."""
-    from models.hub import resolve_weights, sampling_settings
-    folder, notice = resolve_weights("sslart", weights)
-    settings = sampling_settings(folder)
-    return SSLArtScanpathModel(SSLArt.from_pretrained(str(folder), strict=True), notice,
-                               settings.get("temperature", 0.2))
-
-
-def _register() -> None:
-    from models.registry import register_if_bundled
-    register_if_bundled("scanpath", "sslart", load_sslart,
-                        "SSLArtScanpath: painting-style Barlow Twins encoder, light 1-D conv decoder, fixed length.")
-
-
-_register()

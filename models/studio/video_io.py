@@ -1,9 +1,8 @@
 """Writing MP4 videos that browsers play, fast enough for per-frame saliency overlays.
 
-OpenCV's pip wheels cannot encode H.264, and their VP9 encoder runs at libvpx's slow default (~85 ms for one
-1024×512 frame here, so three stream videos alone cap processing near 4 frames/s). PyAV's wheels carry
-FFmpeg with libx264: H.264 (yuv420p, "veryfast") is ~12 ms per frame and plays in every browser. Without
-PyAV, OpenCV is used as before (the first of its codecs that works).
+OpenCV's pip wheels cannot encode H.264, and their VP9 encoder runs at libvpx's slow default settings. PyAV's
+wheels carry FFmpeg with libx264: H.264 (yuv420p, "veryfast") is fast and plays in every browser. Without PyAV,
+OpenCV writes the first of its codecs that works.
 
     with VideoWriter("out.mp4", fps=30, size=(1024, 512)) as writer:
         writer.write(rgb_uint8)           # (H, W, 3) RGB

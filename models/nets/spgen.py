@@ -21,14 +21,13 @@ import functools
 import math
 from dataclasses import asdict, dataclass
 
-import cv2
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 
-from models.effsal import EffSal, conv_bn_relu
+from models.nets.decoder import conv_bn_relu, rename_legacy_decoder_keys
+from models.nets.effsal import EffSal
 
 
 @dataclass
@@ -65,6 +64,8 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         nn.init.constant_(self.duration[-1].bias, c.duration_log_mean)
         nn.init.constant_(self.gate[-1].bias, 3.0)                          # start by keeping every step
 
+    convert_legacy_keys = staticmethod(rename_legacy_decoder_keys)
+
     @property
     def input_size(self) -> tuple[int, int]:
         return (self.config.input_height, self.config.input_width)
@@ -88,7 +89,7 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         hc, wc = max(2, h // cell), max(2, w // cell)
         coarse = torch.randn(b, n, hc, wc, generator=generator, device=device)
         rows, cols = _bicubic_matrix(hc, h), _bicubic_matrix(wc, w)      # separable bicubic upsampling as two
-        eps = rows.to(coarse) @ coarse @ cols.to(coarse).T               # matmuls: = F.interpolate, ~10× faster
+        eps = rows.to(coarse) @ coarse @ cols.to(coarse).T               # matmuls: = F.interpolate, much faster
         eps = eps - eps.mean(dim=(2, 3), keepdim=True)
         return eps / eps.std(dim=(2, 3), keepdim=True).clamp_min(1e-4)
 
@@ -135,74 +136,3 @@ def _bicubic_matrix(n_in: int, n_out: int) -> torch.Tensor:
     return F.interpolate(eye, size=(n_out, 1), mode="bicubic", align_corners=False).view(n_in, n_out).T.contiguous()
 
 
-def image_batch(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """RGB uint8 (H, W, 3) → (1, 3, h, w) float in [0, 1] at the network's input `size` (h, w)."""
-    h, w = size
-    x = torch.from_numpy(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
-    return (x.contiguous().float() / 255.0)[None]        # contiguous NCHW: strided input slows every conv
-
-
-def pixel_scanpaths(xy: torch.Tensor, log_duration: torch.Tensor, lengths: list[int],
-                    image_hw: tuple[int, int]) -> list[np.ndarray]:
-    """Network outputs (B, N, 2) in [0, 1] and (B, N) log-ms → B arrays (n_k, 3) x, y in image pixels, ms."""
-    h, w = image_hw
-    paths = []
-    for k, n in enumerate(lengths):
-        p = xy[k, :n].numpy() * np.array([w, h])
-        paths.append(np.column_stack([np.clip(p[:, 0], 0, w - 1e-3), np.clip(p[:, 1], 0, h - 1e-3),
-                                      log_duration[k, :n].exp().numpy()]))
-    return paths
-
-
-class SPGEnScanpathModel:
-    """A loaded SPGEn as a scanpath model: `sample(image, temperature, seed)` → (n, 3) x, y (pixels), duration_ms."""
-    needs_gaze = False
-
-    def __init__(self, network: SPGEn, notice: str = "", default_temperature: float = 0.2, sharpness: float = 1.0):
-        from models.fold_bn import fold_batchnorm
-        from models.onnx_runtime import MethodModule, accelerate
-        self.network = fold_batchnorm(network.float().eval())       # same outputs, fewer layers to run
-        # the trunk runs once per image (then many samples are read from its maps): that is the part to speed up
-        self.latent_maps = accelerate(MethodModule(self.network, "latent_maps"),
-                                      torch.rand(1, 3, *self.network.input_size))
-        self.notice = notice
-        self.default_temperature = default_temperature
-        self.sharpness = sharpness
-
-    @torch.inference_mode()
-    def sample_batch(self, image: np.ndarray, count: int, temperature: float | None = None,
-                     n_fixations: int | None = None, seed: int | None = None) -> list[np.ndarray]:
-        """`count` scanpaths of one image in one forward pass (the trunk runs once)."""
-        t = self.default_temperature if temperature is None else float(temperature)
-        maps, y = self.latent_maps(image_batch(image, self.network.input_size))
-        seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
-        generator = torch.Generator().manual_seed(seed)                    # same seed → same scanpaths
-        out = self.network.read(maps.expand(count, -1, -1, -1), y.expand(count, -1, -1, -1), t, generator,
-                                self.sharpness)
-        cap = self.network.config.max_fixations
-        lengths = [min(int(n_fixations) if n_fixations else max(1, int((out["exist"][k] > 0.5).sum())), cap)
-                   for k in range(count)]
-        return pixel_scanpaths(out["xy"], out["log_duration"], lengths, image.shape[:2])
-
-    def sample(self, image: np.ndarray, n_fixations: int | None = None, temperature: float | None = None,
-               seed: int | None = None) -> np.ndarray:
-        return self.sample_batch(image, 1, temperature, n_fixations, seed)[0]
-
-
-def load_spgen(weights: str | None = None) -> SPGEnScanpathModel:
-    """weights: None = bundled assets/weights/spgen, a save_pretrained folder, or 'hub:REPO@REV'. The default
-    temperature is the one stored next to the weights (chosen on val scanpaths), else 0.2."""
-    from models.hub import resolve_weights, sampling_settings
-    folder, notice = resolve_weights("spgen", weights)
-    settings = sampling_settings(folder)
-    return SPGEnScanpathModel(SPGEn.from_pretrained(str(folder), strict=True), notice,
-                              settings.get("temperature", 0.2), settings.get("sharpness", 1.0))
-
-
-def _register() -> None:
-    from models.registry import register_if_bundled
-    register_if_bundled("scanpath", "spgen", load_spgen,
-                        "SPGEn: per-step fixation maps, soft-argmax, a length gate and durations; temperature noise.")
-
-
-_register()

@@ -75,7 +75,7 @@ class SalNet(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stu
 
     def _init_from_imagenet(self) -> None:
         """Copy ImageNet EfficientNet-Lite0 stem filters (3×3, 32 ch) into the centre of conv1's 7×7 kernels."""
-        from models.efficientnet_lite import create_encoder
+        from models.nets.efficientnet_lite import create_encoder
         stem = create_encoder("lite0", pretrained=True)._conv_stem.weight.detach()   # (32, 3, 3, 3)
         n = min(stem.shape[0], self.conv1.out_channels)
         with torch.no_grad():

@@ -1,7 +1,7 @@
 """Keep a long-running server's resident memory flat. glibc gives each thread that allocates its own malloc
 arena and keeps freed pages, so a server whose worker threads run large numpy / torch allocations grows for a
-long time without leaking (bench/load_test.py: +12 % from request 50 to 200). Capping the arenas and handing
-freed pages back after each request keeps it flat. Both are no-ops where glibc is absent."""
+long time without leaking. Capping the arenas and handing freed pages back after each request keeps it flat
+(the load test in docs/performance.md measures it). Both are no-ops where glibc is absent."""
 from __future__ import annotations
 
 import ctypes

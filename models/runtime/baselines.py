@@ -4,7 +4,6 @@ Every model here maps an RGB uint8 image (H, W, 3) to a density (H, W) that sums
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -13,20 +12,15 @@ from safetensors.numpy import load_file
 from scipy.ndimage import gaussian_filter
 
 from models.registry import register_model
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "weights"
-
-
-def to_density(saliency: np.ndarray, floor: float = 1e-12) -> np.ndarray:
-    """Non-negative map → density summing to 1 (a constant map if it is all zeros)."""
-    s = np.asarray(saliency, dtype=np.float64)
-    s = np.clip(s - min(s.min(), 0.0), 0.0, None) + floor
-    return s / s.sum()
+from models.runtime.densities import empirical_saliency_map, to_density
+from models.weights import ASSETS
 
 
 class UniformModel:
     """Every pixel equally likely: the chance floor."""
     needs_gaze = False
+    notice = ""
+    runtime = "numpy"
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
@@ -37,6 +31,8 @@ class CenterBiasModel:
     """Density of all training fixations in normalised image coordinates (x/W, y/H), a blurred 2-D histogram
     fitted on the osie + mit1003 train splits by `python -m training.fit_baselines` (blur chosen on val)."""
     needs_gaze = False
+    notice = ""
+    runtime = "numpy"
 
     def __init__(self, grid: np.ndarray):
         self.grid = grid.astype(np.float64)                 # (G, G) density over the unit square
@@ -63,6 +59,8 @@ class SpectralResidualModel:
     """Hou & Zhang, "Saliency detection: a spectral residual approach", CVPR 2007: the log-amplitude spectrum
     minus its local average marks the 'unexpected' part of the image; back in space it highlights proto-objects."""
     needs_gaze = False
+    notice = ""
+    runtime = "numpy"
 
     def __init__(self, width: int = 64, blur_sigma: float = 2.5):
         self.width, self.blur_sigma = width, blur_sigma     # the paper works at 64 px wide; σ in those pixels
@@ -84,12 +82,13 @@ class GoldModel:
     """Leave-one-subject-out empirical map: the other subjects' fixations blurred with σ = 1 dva, mixed with
     a little centre bias so that no pixel has zero density. Needs recorded gaze, so it only exists in evaluation."""
     needs_gaze = True
+    notice = ""
+    runtime = "numpy"
 
     def __init__(self, center_bias: CenterBiasModel, center_weight: float = 0.05):
         self.center_bias, self.center_weight = center_bias, center_weight
 
     def predict_from_fixations(self, fixations: np.ndarray, size: tuple[int, int], sigma_px: float) -> np.ndarray:
-        from training.datasets import empirical_saliency_map
         empirical = empirical_saliency_map(fixations, size, sigma_px)
         return (1 - self.center_weight) * empirical + self.center_weight * self.center_bias.density(size)
 
@@ -103,7 +102,7 @@ def uniform(**_):
     return UniformModel()
 
 
-@register_model("saliency")
+@register_model("saliency", bundled="centerbias")
 def centerbias(weights: str | None = None):
     """Centre bias fitted on the osie + mit1003 train splits."""
     return CenterBiasModel.from_folder(Path(weights) if weights else ASSETS / "centerbias")
@@ -115,11 +114,8 @@ def spectral_residual(**_):
     return SpectralResidualModel()
 
 
-@register_model("saliency", needs_gaze=True)
+@register_model("saliency", bundled="centerbias", needs_gaze=True)
 def gold(weights: str | None = None):
-    """Leave-one-subject-out empirical map (human ceiling)."""
+    """Leave-one-subject-out human map: the other observers' fixations, blurred (with few subjects a good model can beat it)."""
     return GoldModel(centerbias(weights))
 
-
-def load_baseline_config(name: str) -> dict:
-    return json.loads((ASSETS / name / "config.json").read_text())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch.nn as nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from models.efficientnet_lite import EfficientNetLite, MBConvBlock
+from models.nets.efficientnet_lite import EfficientNetLite, MBConvBlock
 
 # (conv attribute, the BN attribute applied right after it in forward) for modules that are not Sequential.
 CONV_BN_PAIRS = {
