@@ -32,24 +32,23 @@ UPLOAD_IMAGE = "Upload an image first."
 
 # ------------------------------------------------------------------------------------------------ handlers
 
-class ImageUpload(gr.Image):
+def image_upload(**kwargs) -> gr.Image:
     """An image upload handed to its handler as the uploaded file's path, not decoded by Gradio: the handler reads
     it with models.load_image, which says clearly what is wrong with a bad file. Gradio's own preprocessing opens
     the file with PIL even for type="filepath", so a non-image or a decompression bomb would fail there, before the
-    handler, with a bare "Error".
+    handler, with a bare "Error". This instance's preprocess is replaced rather than the class subclassed: Gradio
+    writes a copy of the defining module as a .pyi stub next to every component subclass when it is imported (a
+    duplicate of app.py, and a crash where the app's folder is read-only)."""
+    component = gr.Image(type="filepath", sources=["upload", "clipboard"], **kwargs)
+    decode = component.preprocess
 
-    `is_template` is Gradio's mark for a component class that reuses its parent's frontend (as gr.Sketchpad does
-    with ImageEditor's): the browser and the API see a plain Image."""
-    is_template = True
-
-    def preprocess(self, payload):
+    def preprocess(payload):
         if payload is not None and payload.path is None and (payload.url or "").startswith("data:"):
-            return super().preprocess(payload)          # a base64 data URL (API clients): Gradio writes the file
+            return decode(payload)                     # a base64 data URL (API clients): Gradio writes the file
         return None if payload is None else payload.path
 
-
-def image_upload(**kwargs) -> ImageUpload:
-    return ImageUpload(type="filepath", sources=["upload", "clipboard"], **kwargs)
+    component.preprocess = preprocess
+    return component
 
 
 def _missing(value) -> bool:
