@@ -70,3 +70,26 @@ def test_shared_osie_matches_its_readme():
     assert len(ds) == 700
     assert sum(len(ds.fixations(i)) for i in ds.images) == 98321
     assert {len(load_dataset("osie", s)) for s in ("train", "val", "test")} == {490, 70, 140}
+
+
+def test_split_all_needs_no_splits_csv(tiny_dataset):
+    (tiny_dataset / "splits.csv").unlink()
+    ds = load_dataset(tiny_dataset, "all")
+    assert ds.split == "all" and len(ds) == 6
+    with pytest.raises(DatasetError, match="no splits.csv .*--split all"):
+        load_dataset(tiny_dataset, "test")
+
+
+def test_splits_csv_naming_another_dataset_is_an_error_that_says_so(tmp_path):
+    root = write_dataset(tmp_path / "copy")
+    rows = list(csv.reader(open(root / "splits.csv")))
+    for row in rows[1:]:
+        row[0] = "osie"
+    with open(root / "splits.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    with pytest.raises(DatasetError, match=r"dataset column names 'osie' but not 'copy', the name of the folder"):
+        load_dataset(root, "train")
+    # A splits.csv in the parent that does name the folder is still found (the shared layout keeps one there).
+    with open(tmp_path / "splits.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["dataset", "image", "split"], ["copy", "img00.png", "train"]])
+    assert load_dataset(root, "train").images == ["img00.png"]

@@ -149,3 +149,106 @@ def test_bad_image_map_and_folder_problems(tmp_path):
         load_salient360(tmp_path / "square")
     with pytest.raises(ValueError, match="folder does not exist"):
         load_salient360(tmp_path / "square", fixations_dir="missing")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# training.evaluate_salient360: predictions scored against a Salient360! folder
+
+def _write_predictions(folder: Path, maps: dict[str, np.ndarray]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, array in maps.items():
+        if name.endswith(".npy"):
+            np.save(folder / name, array)
+        elif name.endswith(".bin"):
+            write_bin(folder / name, array)
+        else:
+            Image.fromarray((255 * array / array.max()).astype(np.uint8)).save(folder / name)
+    return folder
+
+
+def test_evaluate_salient360_scores_each_metric_where_its_ground_truth_exists(good_root, tmp_path):
+    import csv
+    import json
+
+    from training import evaluate_salient360
+    truth = smooth_map()
+    preds = _write_predictions(tmp_path / "pred", {"P1.npy": truth, "P2.png": truth,
+                                                   "P3.npy": smooth_map(16, 32)})     # resized to the frame
+    out, table = tmp_path / "r.json", tmp_path / "per_image.csv"
+    assert evaluate_salient360.main([str(preds), str(good_root), "--out", str(out), "--per_image", str(table)]) == 0
+    result = json.loads(out.read_text())
+    assert result["task"] == "salient360" and "protocol" not in result    # not mistaken for a 2D result file
+    assert result["n_images"] == 3 and result["skipped"] == ["P4"]
+    assert result["n_with_map"] == 2 and result["n_with_fixations"] == 2
+    assert result["n_per_metric"] == {"cc": 2, "kld": 2, "sim": 2, "nss": 2, "auc_judd": 2}
+    assert result["metrics"]["cc"] > 0.99 and result["metrics"]["kld"] < 0.01       # P1, P2: the map itself
+    rows = {r["image"]: r for r in csv.DictReader(open(table))}
+    assert sorted(rows) == ["P1", "P2", "P3"]
+    assert rows["P3"]["cc"] == "" and rows["P2"]["nss"] == "" and float(rows["P1"]["nss"]) != 0
+    assert np.mean([float(rows[k]["nss"]) for k in ("P1", "P3")]) == pytest.approx(result["metrics"]["nss"])
+
+
+def test_evaluate_salient360_uses_the_latitude_weighted_metrics(good_root, tmp_path):
+    from training import evaluate_salient360
+    from training.metrics.panorama import compute_all_panorama
+    pred = smooth_map() ** 0.5
+    preds = _write_predictions(tmp_path / "pred", {"P1.npy": pred, "P2.npy": pred, "P3.npy": pred})
+    result = evaluate_salient360.evaluate(str(preds), str(good_root), progress=False)
+    expected = compute_all_panorama(pred, smooth_map() / smooth_map().sum())
+    samples = {s.name: s for s in load_salient360(good_root)}
+    expected_p2 = compute_all_panorama(pred, samples["P2"].saliency.astype(np.float64))
+    for metric in ("cc", "kld", "sim"):
+        assert result["metrics"][metric] == pytest.approx((expected[metric] + expected_p2[metric]) / 2, rel=1e-4)
+
+
+def test_evaluate_salient360_reads_salient360_style_prediction_names(good_root, tmp_path):
+    from training import evaluate_salient360
+    preds = _write_predictions(tmp_path / "pred", {"SHsalmap_1_64x32_32b.bin": smooth_map(), "P2.npy": smooth_map(),
+                                                   "P3.npy": smooth_map()})
+    assert evaluate_salient360.evaluate(str(preds), str(good_root), progress=False)["n_images"] == 3
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"P1.npy": smooth_map(), "P1.png": smooth_map(), "P2.npy": smooth_map(), "P3.npy": smooth_map()},
+     r"several predictions for one image.*P1\.npy and P1\.png"),
+    ({"P1.npy": smooth_map(), "P2.npy": smooth_map()}, r"ground truth but no prediction.*P3\.jpg"),
+    ({"P1.npy": smooth_map(), "P2.npy": smooth_map(), "P3.npy": smooth_map(), "P9.npy": smooth_map()},
+     r"match no image.*P9\.npy"),
+    ({"P1.npy": smooth_map(32, 32), "P2.npy": smooth_map(), "P3.npy": smooth_map()}, r"P1\.npy.*not equirectangular"),
+    ({"P1.npy": np.zeros((H, W)), "P2.npy": smooth_map(), "P3.npy": smooth_map()}, r"P1\.npy.*all zeros"),
+])
+def test_evaluate_salient360_bad_predictions(good_root, tmp_path, capsys, files, message):
+    from training import evaluate_salient360
+    preds = _write_predictions(tmp_path / "pred", {})
+    for name, array in files.items():
+        if name.endswith(".npy"):
+            np.save(preds / name, array)
+        else:
+            _write_predictions(preds, {name: array})
+    assert evaluate_salient360.main([str(preds), str(good_root)]) == 2
+    import re
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_evaluate_salient360_with_a_registered_panorama_model(good_root, tmp_path, capsys):
+    from training import evaluate_salient360
+    out = tmp_path / "m.json"
+    assert evaluate_salient360.main(["--model", "equator-bias", str(good_root), "--out", str(out)]) == 0
+    import json
+    result = json.loads(out.read_text())
+    assert result["model"] == "equator-bias" and result["predictions"] is None and result["n_images"] == 3
+    assert set(result["metrics"]) == {"cc", "kld", "sim", "nss", "auc_judd"}
+    assert evaluate_salient360.main(["--model", "centerbias", str(good_root)]) == 2
+    assert "needs a panorama model" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate_salient360.main(["--model", "equator-bias", str(tmp_path), str(good_root)])
+    with pytest.raises(SystemExit):
+        evaluate_salient360.main([str(good_root)])
+
+
+def test_evaluate_salient360_without_ground_truth_is_an_error(tmp_path, capsys):
+    from training import evaluate_salient360
+    write_image(tmp_path / "root" / "images" / "P1.jpg")
+    preds = _write_predictions(tmp_path / "pred", {"P1.npy": smooth_map()})
+    assert evaluate_salient360.main([str(preds), str(tmp_path / "root")]) == 2
+    assert "no ground truth" in capsys.readouterr().err

@@ -5,6 +5,7 @@ subject's scanpath on one image, x right / y down in pixels of the original imag
 their line number and never silently dropped.
 
     ds = load_dataset("mit1003", split="test")     # by name under $GAZE_DATA/gaze/, or by path
+    ds = load_dataset("my_folder", split="all")     # every image with fixations; no splits.csv needed
     ds.fixations(ds.images[0])                      # (N, 2) x, y of every subject
     ds.scanpaths(ds.images[0])                      # {subject: (n, 3) x, y, duration_ms}
     ds.saliency_map(ds.images[0])                   # Gaussian-blurred fixation map, sums to 1
@@ -24,6 +25,7 @@ from training.config import DEFAULT_SIGMA_PX, SIGMA_PX, gaze_data_root
 
 REQUIRED_COLUMNS = ("image", "subject", "index", "x", "y", "duration_ms")
 SPLITS = ("train", "val", "test")
+ALL = "all"                                             # every image with fixations, no splits.csv needed
 
 
 class DatasetError(ValueError):
@@ -86,19 +88,41 @@ def resolve_dataset_dir(name_or_path: str | Path) -> Path:
 
 
 def _read_split(root: Path, name: str, split: str) -> set[str]:
+    """Images of `split` from splits.csv in the folder or its parent (columns image,split and optionally
+    dataset). A splits.csv whose dataset column never names this folder is an error that says so: a folder
+    copied or renamed away from its splits.csv must not silently get an empty split or another dataset's."""
     if split not in SPLITS:
-        raise DatasetError(f"unknown split '{split}'; choose one of {', '.join(SPLITS)}")
-    for splits_csv in (root / "splits.csv", root.parent / "splits.csv"):
+        raise DatasetError(f"unknown split '{split}'; choose one of {', '.join(SPLITS + (ALL,))}")
+    searched = (root / "splits.csv", root.parent / "splits.csv")
+    mismatch = None
+    for splits_csv in searched:
         if not splits_csv.is_file():
             continue
         with open(splits_csv, newline="") as f:
             reader = csv.DictReader(f)
             if not {"image", "split"} <= set(reader.fieldnames or ()):
                 raise DatasetError(f"{splits_csv}: needs columns image,split (and optionally dataset)")
-            chosen = {r["image"] for r in reader if r["split"] == split and r.get("dataset", name) == name}
-        if chosen:
-            return chosen
-    raise DatasetError(f"no '{split}' split for dataset '{name}' (looked for splits.csv in {root} and its parent)")
+            rows = list(reader)
+        if "dataset" in (reader.fieldnames or ()):
+            named = {(r["dataset"] or "").strip() for r in rows}
+            if name not in named:
+                mismatch = mismatch or (splits_csv, sorted(named))
+                continue
+            rows = [r for r in rows if (r["dataset"] or "").strip() == name]
+        chosen = {r["image"] for r in rows if r["split"] == split}
+        if not chosen:
+            raise DatasetError(f"{splits_csv}: no rows with split '{split}' for dataset '{name}' "
+                               f"(use --split {ALL} to score every image)")
+        return chosen
+    if mismatch:
+        splits_csv, named = mismatch
+        shown = ", ".join(repr(n) for n in named[:8]) + (", …" if len(named) > 8 else "")
+        raise DatasetError(
+            f"{splits_csv}: its dataset column names {shown} but not '{name}', the name of the folder {root}; "
+            f"the split is looked up by folder name, so rename the folder to the dataset it holds, fix the "
+            f"dataset column, or pass --split {ALL} to score every image")
+    raise DatasetError(f"no splits.csv for dataset '{name}' (looked in {root} and its parent); "
+                       f"pass --split {ALL} to score every image with fixations")
 
 
 def _parse_fixations(csv_path: Path, sizes: dict[str, tuple[int, int]]) -> dict[str, dict[str, np.ndarray]]:
@@ -151,7 +175,8 @@ _CACHE: dict[tuple[str, str | None], GazeDataset] = {}
 
 
 def load_dataset(name_or_path: str | Path, split: str | None = None) -> GazeDataset:
-    """Load a dataset folder (cached per process). `split` None = every image with fixations."""
+    """Load a dataset folder (cached per process). `split` None or "all" = every image with fixations (no
+    splits.csv needed); "train" / "val" / "test" = the images splits.csv gives that split."""
     root = resolve_dataset_dir(name_or_path)
     key = (str(root), split)
     if key in _CACHE:
@@ -174,7 +199,7 @@ def load_dataset(name_or_path: str | Path, split: str | None = None) -> GazeData
     sizes = _image_sizes(images_dir, referenced)
     scanpaths = _parse_fixations(csv_path, sizes)
     images = sorted(scanpaths)
-    if split is not None:
+    if split is not None and split != ALL:
         chosen = _read_split(root, name, split)
         unknown = chosen - set(images)
         if unknown:

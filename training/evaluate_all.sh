@@ -21,6 +21,8 @@ for data in osie mit1003; do
     [ -n "$scanpath_models" ] || break
     $PY -m training.evaluate_scanpaths --model "$model" --data $data --split test --samples 3 \
       --out results/scanpaths/$data-test-$model.json > /dev/null
+    $PY -m training.evaluate_scanpaths --model "$model" --data $data --split test --samples 10 --population_only \
+      --out results/population/$data-test-$model.json > /dev/null
   done
 done
 for model in $panorama_models; do

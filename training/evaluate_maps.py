@@ -1,16 +1,22 @@
 """Score a folder of predicted saliency maps against a folder of ground truths (the AI4VA challenge workflow,
 without its bugs).
 
-    python -m training.evaluate_maps PRED_DIR GT_DIR [--protocol mit|tuebingen] [--sigma 24] [--out FILE.json]
+    python -m training.evaluate_maps PRED_DIR GT_DIR [--protocol mit|tuebingen] [--sigma 24 | --ppd 35]
+                                     [--out FILE.json] [--per_image FILE.csv]
 
 - Files are paired by name without extension (`0001.png` ↔ `0001.png` or `0001.csv`); any unpaired file is an
-  error that names it — never a silent mis-pairing by listing order.
+  error that names it, and so are two files with one name in a folder (`0001.npy` and `0001.png`) — never a
+  silent mis-pairing by listing order or a silent choice between two files.
 - Ground truth is either a map (grey image or .npy; brighter = more attention) or a fixations CSV with columns
   x,y (more columns allowed, e.g. the shared layout) in pixels of the ground truth / image.
 - Predictions are resized to the ground-truth size (bilinear). With a fixations CSV the image size is the
-  prediction's size, and the empirical map is the fixations blurred with σ px.
+  prediction's size, and the empirical map is the fixations blurred with σ (`--sigma` px, `--sigma 1deg --ppd P`,
+  or `--ppd P` for 1 degree; default 24 px).
 - Map ground truth: CC, KLD, SIM, and NSS / AUC defined for continuous maps (GT-weighted; see
-  training.metrics.saliency.map_metrics_continuous). Fixation ground truth: every saliency metric.
+  training.metrics.saliency.map_metrics_continuous). Fixation ground truth: every saliency metric; IG over the
+  bundled centre bias; sAUC negatives = the fixations of the other CSV ground truths of the folder, rescaled
+  (MIT protocol: 10 random other images, as Borji; Tübingen: all), or centre-bias samples when the folder has
+  only one CSV (training.metrics.files.describe_baselines). The JSON says which under "baselines".
 """
 from __future__ import annotations
 
@@ -21,15 +27,32 @@ from pathlib import Path
 
 import numpy as np
 
-from training.metrics.files import GT_EXTENSIONS, MAP_EXTENSIONS, score_pair
+from training.config import DEFAULT_SIGMA_PX, resolve_sigma
+from training.evaluate import MIT_SAUC_OTHER_IMAGES
+from training.metrics.files import (GT_EXTENSIONS, MAP_EXTENSIONS, describe_baselines, load_fixations_csv, map_size,
+                                    score_pair, write_per_image_csv)
+
+
+def _by_stem(folder: Path, extensions: set[str], what: str) -> dict[str, Path]:
+    """{stem: file}; two files with one stem (X.npy and X.png) are an error naming both."""
+    found: dict[str, list[Path]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in extensions:
+            found.setdefault(p.stem, []).append(p)
+    clashes = {stem: ps for stem, ps in found.items() if len(ps) > 1}
+    if clashes:
+        listed = "; ".join(" and ".join(p.name for p in ps) for ps in list(clashes.values())[:10])
+        raise ValueError(f"{folder}: several {what} with the same name (pairs are matched by name without "
+                         f"extension, so it is unclear which one to score): {listed}; keep one of each")
+    return {stem: ps[0] for stem, ps in found.items()}
 
 
 def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[Path, Path]]:
     for d in (pred_dir, gt_dir):
         if not d.is_dir():
             raise ValueError(f"{d}: not a folder")
-    preds = {p.stem: p for p in sorted(pred_dir.iterdir()) if p.suffix.lower() in MAP_EXTENSIONS}
-    gts = {p.stem: p for p in sorted(gt_dir.iterdir()) if p.suffix.lower() in GT_EXTENSIONS}
+    preds = _by_stem(pred_dir, MAP_EXTENSIONS, "predictions")
+    gts = _by_stem(gt_dir, GT_EXTENSIONS, "ground truths")
     problems = []
     if missing := sorted(set(preds) - set(gts)):
         problems.append(f"predictions without ground truth: {', '.join(preds[s].name for s in missing[:10])}")
@@ -42,12 +65,48 @@ def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[Path, Path]]:
     return [(preds[s], gts[s]) for s in sorted(preds)]
 
 
-def evaluate_folders(pred_dir, gt_dir, protocol: str = "mit", sigma_px: float = 24.0) -> dict:
+def _normalised_fixations(pairs: list[tuple[Path, Path]]) -> dict[str, np.ndarray]:
+    """{stem: (N, 2) fixations of each CSV ground truth as fractions of its frame (the prediction's size)}."""
+    out = {}
+    for pred, gt in pairs:
+        if gt.suffix.lower() == ".csv":
+            size = map_size(pred)
+            out[pred.stem] = load_fixations_csv(gt, size) / np.array(size, dtype=float)
+    return out
+
+
+def _other_fixations(normalised: dict[str, np.ndarray], stem: str, size: tuple[int, int], protocol: str,
+                     rng: np.random.Generator) -> np.ndarray | None:
+    """Fixations of the other CSV ground truths in this prediction's pixels (as training.evaluate does for a
+    dataset split: MIT protocol 10 random other images, Tübingen all); None when there is no other."""
+    others = sorted(k for k in normalised if k != stem)
+    if not others:
+        return None
+    if protocol == "mit":
+        others = list(rng.choice(others, size=min(MIT_SAUC_OTHER_IMAGES, len(others)), replace=False))
+    return np.concatenate([normalised[k] for k in others]) * np.array(size, dtype=float)
+
+
+def evaluate_folders(pred_dir, gt_dir, protocol: str = "mit", sigma_px: float = 24.0, seed: int = 0,
+                     per_image: str | None = None) -> dict:
     pairs = pair_files(Path(pred_dir), Path(gt_dir))
-    rows = {p.stem: score_pair(p, g, protocol, sigma_px) for p, g in pairs}
-    keys = sorted(set.intersection(*(set(r) for r in rows.values())))
-    return {"pred_dir": str(pred_dir), "gt_dir": str(gt_dir), "protocol": protocol, "n_images": len(rows),
-            "metrics": {k: float(np.mean([r[k] for r in rows.values()])) for k in keys}, "per_image": rows}
+    normalised = _normalised_fixations(pairs)
+    rng = np.random.default_rng(seed)            # which other images give sAUC negatives (MIT protocol)
+    rows = {}
+    for p, g in pairs:
+        others = _other_fixations(normalised, p.stem, map_size(p), protocol, rng) if p.stem in normalised else None
+        # Each pair's random parts are seeded alike (score_pair's default), so a pair scores the same in any
+        # folder, except for sAUC, whose negatives come from the folder's other images.
+        rows[p.stem] = score_pair(p, g, protocol, sigma_px, other_fixations=others)
+    keys = [k for k in next(iter(rows.values())) if all(k in r for r in rows.values())]
+    result = {"pred_dir": str(pred_dir), "gt_dir": str(gt_dir), "protocol": protocol, "n_images": len(rows),
+              "sigma_px": sigma_px, "metrics": {k: float(np.mean([r[k] for r in rows.values()])) for k in keys}}
+    if normalised:
+        result["baselines"] = describe_baselines(other_fixations=len(normalised) > 1)
+    if per_image:
+        result["per_image_csv"] = str(write_per_image_csv(per_image, rows))
+    result["per_image"] = rows
+    return result
 
 
 def main(argv=None) -> int:
@@ -55,14 +114,22 @@ def main(argv=None) -> int:
     parser.add_argument("pred_dir")
     parser.add_argument("gt_dir")
     parser.add_argument("--protocol", default="mit", choices=["mit", "tuebingen"])
-    parser.add_argument("--sigma", type=float, default=24.0, help="blur (px) of fixation CSV ground truth")
-    parser.add_argument("--out")
+    parser.add_argument("--sigma", help="blur of fixation CSV ground truth: pixels (24, 24px) or degrees with "
+                                        "--ppd (1deg); default 24 px")
+    parser.add_argument("--ppd", type=float, help="pixels per degree of visual angle (alone: σ = 1 degree)")
+    parser.add_argument("--seed", type=int, default=0, help="which other images give sAUC negatives (MIT protocol)")
+    parser.add_argument("--out", help="JSON file to write (with every image's scores)")
+    parser.add_argument("--per_image", metavar="FILE.csv", help="also write one CSV row per image, every metric")
     args = parser.parse_args(argv)
     try:
-        result = evaluate_folders(args.pred_dir, args.gt_dir, args.protocol, args.sigma)
+        sigma = resolve_sigma("", args.sigma, args.ppd) if (args.sigma or args.ppd) else \
+            {"px": DEFAULT_SIGMA_PX, "deg": None, "ppd": None,
+             "source": f"default {DEFAULT_SIGMA_PX:g} px (--sigma PX or --ppd PIXELS_PER_DEGREE to set it)"}
+        result = evaluate_folders(args.pred_dir, args.gt_dir, args.protocol, sigma["px"], args.seed, args.per_image)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    result["sigma"] = sigma                         # used only by fixation CSV ground truths
     text = json.dumps(result, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")

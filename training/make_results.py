@@ -64,9 +64,43 @@ def load(results_dir: Path) -> tuple[dict, dict]:
         r = json.loads(path.read_text())
         if "protocol" in r:
             saliency[(r["dataset"], r["split"], r["protocol"])][r["model"]] = r
-        elif "samples" in r:
+        elif "samples" in r and r.get("metrics"):                    # population-only runs have no per-path scores
             scanpath[(r["dataset"], r["split"])][r["model"]] = r
     return saliency, scanpath
+
+
+POPULATION_COLUMNS = [("duration_mean", "duration mean (ms)"), ("duration_sd", "duration SD (ms)"),
+                      ("n_fix_mean", "fixations / path"), ("n_fix_sd", "fixations / path, SD"),
+                      ("diversity", "diversity"), ("stacked_share", "stacked < 1°")]
+
+
+def population_tables(results_dir: Path) -> list[str]:
+    """Markdown: the sampled population against the human one, from `evaluate_scanpaths --population_only`."""
+    runs = defaultdict(dict)
+    for path in sorted((results_dir / "population").glob("*.json")):
+        r = json.loads(path.read_text())
+        runs[(r["dataset"], r["split"], r["samples"])][r["model"]] = r["population"]
+    lines = []
+    for (dataset, split, samples), rows in sorted(runs.items()):
+        lines += [f"## Scanpath populations — {dataset} {split} ({samples} samples per image)", "",
+                  "`python -m training.evaluate_scanpaths --population_only`: the sampled viewers against the human "
+                  "viewers of the same images, as distributions (`training/metrics/population.py`). Duration W1 "
+                  "in ms and KS between the pooled fixation durations; amplitude KS between the pooled saccade "
+                  "amplitudes; stacked = consecutive fixations closer than 1°. The `human` row is the people "
+                  "themselves.", "",
+                  "| model | duration W1 (ms) ↓ | duration KS ↓ | amplitude KS ↓ | "
+                  + " | ".join(label for _, label in POPULATION_COLUMNS) + " |",
+                  "|---" * (4 + len(POPULATION_COLUMNS)) + "|"]
+        order = sorted(rows, key=lambda m: (m == "human", m))
+        for model in order:
+            p = rows[model]
+            side = "human" if model == "human" else "model"
+            cells = [f"{p['duration_w1_ms']:.0f}", f"{p['duration_ks']:.3f}", f"{p['amplitude_ks']:.3f}"]
+            cells += [f"{p[f'{key}_{side}']:.3f}" if key in ("diversity", "stacked_share") else f"{p[f'{key}_{side}']:.1f}"
+                      for key, _ in POPULATION_COLUMNS]
+            lines.append(f"| {'**human** (people)' if model == 'human' else model} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def table(rows: dict, columns) -> list[str]:
@@ -285,7 +319,8 @@ def main(argv=None) -> int:
         print(f"error: no result files under {args.results}", file=sys.stderr)
         return 2
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    extra = (ssl_table(Path(args.results), scanpath) + ablation_table(Path(args.results), scanpath)
+    extra = (population_tables(Path(args.results)) + ssl_table(Path(args.results), scanpath)
+             + ablation_table(Path(args.results), scanpath)
              + temperature_tables(Path(args.results)) + domain_table(Path(args.results), scanpath))
     Path(args.out).write_text(render(saliency, scanpath, panorama, extra) + "\n")
     print(f"wrote {args.out}")
