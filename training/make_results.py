@@ -76,13 +76,16 @@ POPULATION_COLUMNS = [("duration_mean", "duration mean (ms)"), ("duration_sd", "
 
 def population_tables(results_dir: Path) -> list[str]:
     """Markdown: the sampled population against the human one, from `evaluate_scanpaths --population_only`."""
-    runs = defaultdict(dict)
+    runs, samples = defaultdict(dict), set()
     for path in sorted((results_dir / "population").glob("*.json")):
         r = json.loads(path.read_text())
-        runs[(r["dataset"], r["split"], r["samples"])][r["model"]] = r["population"]
+        runs[(r["dataset"], r["split"])][r["model"]] = r["population"]
+        if r["samples"]:
+            samples.add(r["samples"])
     lines = []
-    for (dataset, split, samples), rows in sorted(runs.items()):
-        lines += [f"## Scanpath populations — {dataset} {split} ({samples} samples per image)", "",
+    for (dataset, split), rows in sorted(runs.items()):
+        lines += [f"## Scanpath populations — {dataset} {split} ({', '.join(map(str, sorted(samples)))} samples per "
+                  "image)", "",
                   "`python -m training.evaluate_scanpaths --population_only`: the sampled viewers against the human "
                   "viewers of the same images, as distributions (`training/metrics/population.py`). Duration W1 "
                   "in ms and KS between the pooled fixation durations; amplitude KS between the pooled saccade "
