@@ -2,6 +2,8 @@
 
     python -m tests.reference_outputs --write     # records tests/data/reference_outputs.npz (done once, on the
                                                   # code before a redesign; tests/test_reference_outputs.py checks)
+    python -m tests.reference_outputs --update scanpath/spgen   # re-records only these keys, after a deliberate
+                                                  # change to that model (say which and why in the commit)
 Only the public API is used, so the same script reads the old and the new layout.
 """
 from __future__ import annotations
@@ -50,9 +52,17 @@ def compute() -> dict[str, np.ndarray]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--update", default="", help="key prefix to re-record, the other keys kept as recorded")
     args = parser.parse_args(argv)
     outputs = compute()
-    if args.write:
+    if args.update:
+        recorded = dict(np.load(FILE))
+        changed = sorted(k for k in outputs if k.startswith(args.update))
+        if not changed:
+            raise SystemExit(f"no output key starts with {args.update!r}")
+        np.savez_compressed(FILE, **{**recorded, **{k: outputs[k] for k in changed}})
+        print(f"re-recorded {len(changed)} arrays: {', '.join(changed)}")
+    elif args.write:
         FILE.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(FILE, **outputs)
         print(f"wrote {len(outputs)} arrays to {FILE} ({FILE.stat().st_size / 1024:.0f} KiB)")

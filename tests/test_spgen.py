@@ -183,3 +183,46 @@ def test_loaded_model_folds_batchnorm_without_changing_samples(net):
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.network.modules())
     paths = model.sample_batch(image, 2, temperature=0.3, seed=5)
     np.testing.assert_allclose(paths[0][:, 0] / 120, ref["xy"][0, :len(paths[0]), 0].numpy(), atol=1e-4)
+
+
+def test_duration_distribution_draws_each_viewers_durations_and_keeps_positions():
+    torch.manual_seed(0)
+    plain = SPGEn(ARCH).eval()
+    torch.manual_seed(0)
+    spread = SPGEn({**ARCH, "duration_distribution": True, "duration_log_sd": 0.5}).eval()
+    spread.load_state_dict({**spread.state_dict(), **plain.state_dict()})   # same weights, plus the SD head
+    image = (np.random.default_rng(0).random((120, 200, 3)) * 255).astype(np.uint8)
+    a = SPGEnScanpathModel(plain, default_temperature=0.3).sample_batch(image, 6, n_fixations=5, seed=3)
+    b = SPGEnScanpathModel(spread, default_temperature=0.3).sample_batch(image, 6, n_fixations=5, seed=3)
+    for p, q in zip(a, b):
+        np.testing.assert_allclose(p[:, :2], q[:, :2], atol=1e-4)        # positions: the same draws
+    log_ratio = np.log(np.concatenate([q[:, 2] for q in b]) / np.concatenate([p[:, 2] for p in a]))
+    assert 0.35 < log_ratio.std() < 0.65                                 # durations spread by the SD, 0.5 in log-ms
+    typical = SPGEnScanpathModel(spread).sample_batch(image, 3, temperature=0.0, n_fixations=5, seed=3)
+    np.testing.assert_allclose(typical[0][:, 2], typical[1][:, 2])         # T = 0: the most typical viewer
+    np.testing.assert_allclose(typical[0][:, 2],
+                               SPGEnScanpathModel(plain).sample_batch(image, 1, 0.0, 5, 3)[0][:, 2], rtol=1e-4)
+
+
+def test_log_normal_likelihood_is_best_at_the_recorded_mean_and_spread():
+    from training.losses import log_normal_nll
+    rng = np.random.default_rng(0)
+    log_ms = torch.tensor(rng.normal(5.3, 0.5, (1, 200, 1)), dtype=torch.float32)
+    paths = torch.cat([torch.zeros(1, 200, 1, 2), log_ms[..., None]], dim=-1)     # (B, S, N, 3)
+    mask = torch.ones(1, 200, 1)
+
+    def nll(mean, sd):
+        return float(log_normal_nll(torch.tensor([[mean]]), torch.tensor([[sd]]), paths, mask))
+
+    best = nll(float(log_ms.mean()), float(log_ms.std()))
+    assert best < nll(float(log_ms.mean()) + 0.2, float(log_ms.std()))
+    assert best < nll(float(log_ms.mean()), 0.1) and best < nll(float(log_ms.mean()), 1.5)
+
+
+def test_duration_fine_tuning_trains_only_the_duration_heads(tmp_path):
+    from training.train_spgen import duration_model
+    SPGEn(ARCH).save_pretrained(tmp_path / "spgen")
+    model = duration_model(str(tmp_path / "spgen"))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("duration.", "duration_sd.")) for n in trainable)
+    assert model.config.duration_distribution

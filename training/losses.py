@@ -120,3 +120,14 @@ def expert_loss(log_density: torch.Tensor, target: torch.Tensor, weight: torch.T
     tc = t - t.mean(1, keepdim=True)
     cc = (p * tc).sum(1) / (p.norm(dim=1) * tc.norm(dim=1) + EPS)         # (N,)
     return ((kld + 1 - cc) * weight).sum() / weight.sum().clamp_min(EPS)
+
+
+def log_normal_nll(log_duration: torch.Tensor, log_sd: torch.Tensor, paths: torch.Tensor,
+                   mask: torch.Tensor) -> torch.Tensor:
+    """−log p of every subject's step-t duration under step t's log-normal: log-ms target ~ N(mean, sd²).
+    log_duration, log_sd (B, N) (log_sd is the SD itself, > 0); paths (B, S, N, 3) with log-ms in [..., 2];
+    mask (B, S, N). The constant ½·log 2π is left out."""
+    m = mask.float()
+    z = (paths[..., 2] - log_duration[:, None]) / log_sd[:, None]
+    nll = 0.5 * z ** 2 + torch.log(log_sd)[:, None]
+    return (nll * m).sum() / m.sum().clamp_min(1)

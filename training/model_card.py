@@ -2,6 +2,7 @@
 from the training run's recorded config and log and the evaluation CLI's result files (nothing typed by hand).
 
     python -m training.model_card --model effsal-lite0 --run runs/effsal-lite0
+    python -m training.model_card --model spgen --fine_tune runs/spgen-durations   # after train_spgen --durations_only
 
 Needs: assets/weights/<model>/{model.safetensors,config.json} (from `train_saliency --export`),
 <run>/{config.json,log.jsonl}, and results/saliency/<data>-test-<protocol>-<model>.json from
@@ -177,6 +178,79 @@ def fusion_lines(model: str, folder: Path) -> list[str]:
             f"{product['cc']:.3f} / {product['nss']:.2f} for ATSal's plain product (γ = 1)."]
 
 
+def scanpath_table(model: str) -> list[str]:
+    """The card's test-split table: the model, the saliency+IOR baseline and people, from results/scanpaths."""
+    table = ["| data (test split) | model | " + " | ".join(label for _, label in SCANPATH_COLUMNS) + " |",
+             "|---|---|" + "---|" * len(SCANPATH_COLUMNS)]
+    label_of = RESULT_LABELS.get(model, model)
+    for data in DATASETS:
+        for name in (label_of, "saliency-sampler", "human"):
+            path = RESULTS.parent / "scanpaths" / f"{data}-test-{name}.json"
+            if not path.is_file():
+                if name == label_of:
+                    raise SystemExit(f"missing {path}: run `bash training/evaluate_all.sh` first")
+                continue
+            r = json.loads(path.read_text())
+            label = f"**{model}**" if name == label_of else name + (" (people)" if name == "human" else "")
+            temp = f", T = {r['temperature']:g}" if r.get("temperature") is not None else ""
+            table.append(f"| {data} ({r['n_images']} images{temp}) | {label} | "
+                         + " | ".join(fmt(r["metrics"][k]) if k in r["metrics"] else "–" for k, _ in SCANPATH_COLUMNS) + " |")
+    return table
+
+
+def population_lines(model: str) -> list[str]:
+    """Durations and variability against people, from results/population (evaluate_scanpaths --population_only)."""
+    lines = []
+    for data in DATASETS:
+        ours, people = (RESULTS.parent / "population" / f"{data}-test-{name}.json" for name in (model, "human"))
+        if not ours.is_file():
+            continue
+        r = json.loads(ours.read_text())
+        p = r["population"]
+        lines.append(f"- {data} test ({r['samples']} samples per image, T = {r['temperature']:g}): fixation durations "
+                     f"mean {p['duration_mean_model']:.0f} ms, SD {p['duration_sd_model']:.0f} ms against people's "
+                     f"{p['duration_mean_human']:.0f} / {p['duration_sd_human']:.0f} ms (W1 {p['duration_w1_ms']:.0f} ms, "
+                     f"KS {p['duration_ks']:.3f}); saccade amplitudes KS {p['amplitude_ks']:.3f}; fixations per path "
+                     f"{p['n_fix_mean_model']:.1f} ± {p['n_fix_sd_model']:.1f} against {p['n_fix_mean_human']:.1f} ± "
+                     f"{p['n_fix_sd_human']:.1f}; diversity {p['diversity_model']:.3f} against {p['diversity_human']:.3f}.")
+    return lines
+
+
+def refresh_scanpath_card(model: str, fine_tune: Path) -> Path:
+    """After a fine-tuning run that changed only some heads of the bundled weights (e.g. `train_spgen
+    --durations_only`): the card keeps how the base weights were made, adds the fine-tuning run's command and
+    result, and regenerates the test tables, the population lines and the file facts."""
+    folder = WEIGHTS / model
+    card = folder / "README.md"
+    text = card.read_text()
+    config = json.loads((fine_tune / "config.json").read_text())
+    log = [json.loads(line) for line in (fine_tune / "log.jsonl").read_text().splitlines() if line.strip()]
+    best = min(log, key=lambda r: r["val_loss"])
+    facts = weight_facts(folder)
+    step = (f"- Then `{config['command']}`: a second head predicts the SD of each fixation's log-duration next to "
+            "the existing mean, and only those two heads learned (everything else frozen, positions unchanged), by "
+            f"the log-normal likelihood of every subject's step-t duration; {len(log)} epochs, best validation at "
+            f"epoch {best['epoch']}: " + ", ".join(f"{k[4:]} {v:.3f}" for k, v in best.items() if k.startswith("val_"))
+            + f". Its export (model.safetensors, config.json) replaced those in assets/weights/{model}; sampling.json "
+            "is unchanged. Sampled viewers draw each duration from that distribution (T > 0); at T = 0 every duration "
+            "is its median.")
+    head, rest = text.split("\n## Test-split metrics", 1)
+    head = "\n".join(line for line in head.splitlines() if not line.startswith("- Then `python -m training.train_spgen"))
+    head = head.rstrip("\n") + "\n" + step + "\n"
+    intro, rest = rest.split("\n\n| data", 1)
+    files = rest[rest.index("\n## Files"):]
+    files = "\n".join(f"- `model.safetensors`: {facts['params'] / 1e6:.2f} M parameters, {', '.join(facts['dtypes'])}, "
+                      f"{facts['bytes'] / 2**20:.1f} MiB, sha256 `{facts['sha256']}`." if line.startswith("- `model.safetensors`")
+                      else line for line in files.splitlines())
+    population = ["", "## Durations and variability against people", "",
+                  "From `python -m training.evaluate_scanpaths --model NAME --data DATA --split test --samples 10 "
+                  "--population_only` (training/metrics/population.py):", "", *population_lines(model)]
+    card.write_text(head + "\n## Test-split metrics" + intro + "\n\n" + "\n".join(scanpath_table(model))
+                    + "\n" + "\n".join(population) + "\n" + files + ("\n" if not files.endswith("\n") else ""))
+    _update_manifest(model, facts, json.loads(MANIFEST.read_text())[model]["command"])
+    return card
+
+
 def write_scanpath_card(model: str, run: Path) -> Path:
     """Model card of a scanpath model from its run folder and results/scanpaths + results/temperature."""
     folder = WEIGHTS / model
@@ -189,21 +263,7 @@ def write_scanpath_card(model: str, run: Path) -> Path:
     best = min(log, key=lambda r: r["val_loss"])
     facts = weight_facts(folder)
     sampling = json.loads((folder / "sampling.json").read_text()) if (folder / "sampling.json").is_file() else None
-    table = ["| data (test split) | model | " + " | ".join(label for _, label in SCANPATH_COLUMNS) + " |",
-             "|---|---|" + "---|" * len(SCANPATH_COLUMNS)]
-    label_of = RESULT_LABELS.get(model, model)
-    for data in DATASETS:
-        for name in (label_of, "saliency-sampler", "human"):
-            path = RESULTS.parent / "scanpaths" / f"{data}-test-{name}.json"
-            if not path.is_file():
-                if name == label_of:
-                    raise SystemExit(f"missing {path}: run `bash training/evaluate_all.sh` first")
-                continue
-            r = json.loads(path.read_text())
-            label = f"**{model}**" if name == label_of else name + (" (ceiling)" if name == "human" else "")
-            temp = f", T = {r['temperature']:g}" if r.get("temperature") is not None else ""
-            table.append(f"| {data} ({r['n_images']} images{temp}) | {label} | "
-                         + " | ".join(fmt(r["metrics"][k]) if k in r["metrics"] else "–" for k, _ in SCANPATH_COLUMNS) + " |")
+    table = scanpath_table(model)
     data_names = config["data"].split(",")
     sizes = {n: {sp: len(load_dataset(n, sp).images) for sp in ("train", "val")} for n in data_names}
     lines = [
@@ -357,9 +417,16 @@ def write_card(model: str, run: Path) -> Path:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
-    parser.add_argument("--run", type=Path, required=True, help="the training run folder (config.json, log.jsonl)")
+    parser.add_argument("--run", type=Path, help="the training run folder (config.json, log.jsonl)")
+    parser.add_argument("--fine_tune", type=Path, help="a run that fine-tuned some heads of the bundled weights: "
+                        "refresh the existing card with it instead of writing a new one")
     args = parser.parse_args(argv)
-    print(f"wrote {write_card(args.model, args.run)}")
+    if args.fine_tune:
+        print(f"wrote {refresh_scanpath_card(args.model, args.fine_tune)}")
+    elif args.run:
+        print(f"wrote {write_card(args.model, args.run)}")
+    else:
+        parser.error("give --run (a new card) or --fine_tune (refresh the card after fine-tuning)")
 
 
 if __name__ == "__main__":

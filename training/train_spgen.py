@@ -21,6 +21,11 @@ The loss (`spgen_loss`), per image with all its subjects' scanpaths:
 - `length`: binary cross-entropy of P(step t exists) against the share of subjects whose scanpath has a
   fixation t.
 Total = nll + w_xy·xy + w_duration·duration + w_length·length. Checkpoints every epoch (resumable) in --out.
+
+Durations as a distribution (`--durations_only --init_spgen assets/weights/spgen`): a trained SPGEn keeps every
+weight; a second head predicts the SD of log-duration next to the existing mean, and only those two heads learn,
+by the log-normal likelihood of every subject's step-t duration (`training.losses.log_normal_nll`). Positions,
+lengths and the gate stay exactly as they were; sampled viewers then differ in how long they look.
 """
 from __future__ import annotations
 
@@ -34,7 +39,7 @@ from torch.utils.data import DataLoader
 
 from models.nets.spgen import SPGEn
 from training.loop import Trainer, latest_checkpoint
-from training.losses import closest_subject_l1
+from training.losses import closest_subject_l1, log_normal_nll
 from training.run_setup import parse_defaults, start_run
 from training.scanpath_data import ScanpathTrainingSet
 
@@ -42,7 +47,7 @@ DEFAULTS = dict(data="osie,mit1003", init="assets/weights/effsal-lite0", out="ru
                 lr=1e-3, trunk_lr=1e-4, weight_decay=1e-4, warmup_steps=50, patience=2, seed=0, threads=0,
                 device="cpu", backend="", max_fixations=12, max_train_T=0.5, w_xy=5.0, w_duration=0.5,
                 w_length=1.0, limit=0, max_minutes=0.0, resume=False, export="", paintings="", w_domain=0.1,
-                xy_target="closest")
+                xy_target="closest", init_spgen="", durations_only=False)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -72,6 +77,8 @@ def spgen_loss(clean: dict, noisy: dict, paths: torch.Tensor, mask: torch.Tensor
 
 def build_model(cfg):
     from models.nets.effsal import EffSal
+    if cfg.durations_only:
+        return duration_model(cfg.init_spgen)
     model = SPGEn({"max_fixations": cfg.max_fixations})
     if cfg.init:
         trunk = EffSal.from_pretrained(cfg.init, strict=True)
@@ -79,6 +86,32 @@ def build_model(cfg):
     for p in frozen_parameters(model):
         p.requires_grad_(False)
     return model
+
+
+def duration_model(folder: str) -> SPGEn:
+    """A trained SPGEn with a duration distribution added; everything but the two duration heads frozen."""
+    import json
+    from pathlib import Path
+    from models.weights import load_network
+    if not folder:
+        raise SystemExit("--durations_only needs --init_spgen FOLDER (a trained SPGEn, e.g. assets/weights/spgen)")
+    trained = load_network(SPGEn, folder)
+    arch = {**json.loads((Path(folder) / "config.json").read_text()).get("arch", {}), "duration_distribution": True}
+    model = SPGEn(arch)
+    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("duration_sd.") for k in missing), (missing, unexpected)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(("duration.", "duration_sd.")))
+    return model
+
+
+def duration_batch(model, x, paths, mask):
+    """The log-normal likelihood of the recorded durations at T = 0 (the positions it reads from are frozen)."""
+    with torch.no_grad():
+        maps, y = model.latent_maps(x)
+    out = model.read(maps, y, 0.0)
+    nll = log_normal_nll(out["log_duration"], out["log_duration_sd"], paths, mask)
+    return nll, {"duration_nll": float(nll.detach()), "duration_sd": float(out["log_duration_sd"].mean().detach())}
 
 
 def frozen_parameters(model):
@@ -134,7 +167,8 @@ def evaluate_val(model, loader, cfg) -> dict:
     model.eval()
     totals, n = {}, 0
     for x, paths, mask in loader:
-        loss, parts = run_batch(model, x, paths, mask, cfg, 0.0)
+        loss, parts = duration_batch(model, x, paths, mask) if cfg.durations_only else \
+            run_batch(model, x, paths, mask, cfg, 0.0)
         for k, v in {"loss": float(loss), **parts}.items():
             totals[k] = totals.get(k, 0.0) + v * len(x)
         n += len(x)
@@ -155,7 +189,7 @@ def main(argv=None):
     val_loader = DataLoader(val_set, batch_size=cfg.batch_size)
 
     trunk = [p for n, p in model.named_parameters() if n.startswith("trunk.") and p.requires_grad]
-    heads = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
+    heads = [p for n, p in model.named_parameters() if not n.startswith("trunk.") and p.requires_grad]
     classifier, paintings, painting_val = None, None, None
     extra = {"data_order": generator}
     if cfg.paintings:
@@ -167,8 +201,8 @@ def main(argv=None):
         paintings = _forever(DataLoader(painting_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
                                         generator=torch.Generator().manual_seed(cfg.seed + 1)))
         painting_val = DataLoader(PaintingImages(cfg.paintings, model.input_size, "val"), batch_size=cfg.batch_size)
-    optimizer = torch.optim.AdamW([{"params": heads, "lr": cfg.lr}, {"params": trunk, "lr": cfg.trunk_lr}],
-                                  weight_decay=cfg.weight_decay)
+    groups = [{"params": heads, "lr": cfg.lr}, {"params": trunk, "lr": cfg.trunk_lr}]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=cfg.weight_decay)
     # the model's gradient norm is clipped; the domain classifier's is not
     trainer = Trainer(run, model, optimizer, epochs=cfg.epochs, steps_per_epoch=len(train_loader),
                       warmup_steps=cfg.warmup_steps, patience=cfg.patience, clip_norm=5.0,
@@ -178,10 +212,14 @@ def main(argv=None):
     def epoch_batches(epoch):
         model.train()
         model.trunk.freeze_batchnorm_where_pretrained()
+        if cfg.durations_only:
+            model.eval()                     # frozen BatchNorm statistics everywhere; only two linear heads learn
         return train_loader
 
     def train_step(batch):
         x, paths, mask = batch
+        if cfg.durations_only:
+            return duration_batch(model, x, paths, mask)
         domain = None
         if classifier is not None:
             from training.domain_adaptation import grl_lambda
@@ -194,8 +232,9 @@ def main(argv=None):
             val["domain_acc"] = domain_accuracy(model, classifier, val_loader, painting_val)
         return val
 
+    arch = model.config_dict() if cfg.durations_only else None
     trainer.fit(epoch_batches, train_step, validate, export_to=cfg.export,
-                build=lambda best: SPGEn({"max_fixations": best["model"]["step_embedding"].shape[0]}))
+                build=lambda best: SPGEn(arch or {"max_fixations": best["model"]["step_embedding"].shape[0]}))
 
 
 def _forever(loader):

@@ -40,6 +40,8 @@ class SPGEnConfig:
     max_fixations: int = 12            # latent maps (steps); OSIE / MIT1003 scanpaths have a median of 8
     noise_cell: int = 6                # ε is drawn on a grid this many output pixels per cell, then upsampled
     duration_log_mean: float = 5.33    # log-ms, initial bias of the duration head (train-split mean)
+    duration_distribution: bool = False   # also predict the log-duration's SD: durations are then sampled
+    duration_log_sd: float = 0.5       # initial SD of log-ms (people: ≈ 0.5 on the train splits)
 
 
 class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-studio", license="apache-2.0",
@@ -62,6 +64,10 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         self.gate = nn.Sequential(nn.Linear(2 * f, f), nn.ReLU(), nn.Linear(f, 1))
         self.duration = nn.Sequential(nn.Linear(2 * f, f), nn.ReLU(), nn.Linear(f, 1))
         nn.init.constant_(self.duration[-1].bias, c.duration_log_mean)
+        if c.duration_distribution:                                         # log-normal durations: SD of log-ms
+            self.duration_sd = nn.Sequential(nn.Linear(2 * f, f), nn.ReLU(), nn.Linear(f, 1))
+            nn.init.zeros_(self.duration_sd[-1].weight)
+            nn.init.constant_(self.duration_sd[-1].bias, math.log(c.duration_log_sd))
         nn.init.constant_(self.gate[-1].bias, 3.0)                          # start by keeping every step
 
     convert_legacy_keys = staticmethod(rename_legacy_decoder_keys)
@@ -101,7 +107,8 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
     def read(self, maps: torch.Tensor, y: torch.Tensor, temperature: float = 0.0,
              generator: torch.Generator | None = None, sharpness: float = 1.0) -> dict[str, torch.Tensor]:
         """Latent maps (+ noise at `temperature`) → {"log_maps" (B, N, h, w), "xy" (B, N, 2) in [0, 1],
-        "log_duration" (B, N) log-ms, "exist" (B, N) P(step t exists)}. Separate from `latent_maps` so many
+        "log_duration" (B, N) log-ms (the log-normal's mean), "exist" (B, N) P(step t exists)}, and with
+        `duration_distribution` "log_duration_sd" (B, N), the log-normal's SD. Separate from `latent_maps` so many
         samples of one image reuse one trunk pass. `sharpness` > 1 reads each fixation from the map raised to
         that power (towards its mode instead of its mean, which for a two-peaked map lies between the peaks);
         "log_maps" stay the calibrated distributions."""
@@ -121,8 +128,11 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         z = torch.cat([pooled, context], dim=-1)
         keep_logit = self.gate(z)[..., 0]                                      # (B, N) continue after step t−1
         exist = torch.cumprod(torch.sigmoid(keep_logit), dim=1)               # P(step t exists)
-        return {"log_maps": log_maps.view(b, n, h, w), "xy": xy, "log_duration": self.duration(z)[..., 0],
-                "exist": exist}
+        out = {"log_maps": log_maps.view(b, n, h, w), "xy": xy, "log_duration": self.duration(z)[..., 0],
+               "exist": exist}
+        if self.config.duration_distribution:
+            out["log_duration_sd"] = self.duration_sd(z)[..., 0].exp()
+        return out
 
     def config_dict(self) -> dict:
         return asdict(self.config)

@@ -133,7 +133,8 @@ class NetworkScanpathModel:
 
 class SPGEnScanpathModel(NetworkScanpathModel):
     """SPGEn: the gate decides each path's length unless `n_fixations` is given; `sharpness` reads each fixation
-    nearer its map's mode."""
+    nearer its map's mode. A network with a duration distribution draws each fixation's duration from it (at
+    T = 0 every duration is the distribution's median: the most typical viewer)."""
 
     def __init__(self, network: SPGEn, notice: str = "", default_temperature: float = 0.2, sharpness: float = 1.0):
         super().__init__(network, "latent_maps", notice, default_temperature)
@@ -148,7 +149,11 @@ class SPGEnScanpathModel(NetworkScanpathModel):
         cap = self.network.config.max_fixations
         lengths = [min(int(n_fixations) if n_fixations else max(1, int((out["exist"][k] > 0.5).sum())), cap)
                    for k in range(count)]
-        return pixel_scanpaths(out["xy"], out["log_duration"], lengths, image.shape[:2])
+        log_duration = out["log_duration"]
+        if "log_duration_sd" in out and t > 0:          # each viewer's durations drawn from the log-normal
+            noise = torch.randn(log_duration.shape, generator=generator)
+            log_duration = log_duration + out["log_duration_sd"] * noise
+        return pixel_scanpaths(out["xy"], log_duration, lengths, image.shape[:2])
 
 
 class SSLArtScanpathModel(NetworkScanpathModel):
