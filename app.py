@@ -7,6 +7,7 @@ decorator gives them all the same checks, error messages and memory release.
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import os
 import threading
@@ -20,10 +21,38 @@ from models.api import warm_up
 from models.runtime.memory import limit_malloc_arenas, releases_memory
 from models.studio import gallery, overview_tab, panorama_tab, rendering, saliency_tab, scanpath_tab
 from models.studio.files import image_files
+from models.studio.painting import LIMITS, file_stem, load_painting
 from training.metrics.files import score_pair
 
 VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
-CSS = "#pano-streams .thumbnail-item { aspect-ratio: 2 / 1; }"      # equirectangular thumbnails
+CSS = """
+#pano-streams .thumbnail-item { aspect-ratio: 2 / 1; }  /* equirectangular thumbnails */
+/* Example paintings: thumbnails with their whole caption, wrapped in rows (one scrolling row on a phone). */
+.examples-strip { display: grid; grid-template-columns: repeat(auto-fill, minmax(104px, 1fr)); gap: 6px; }
+.examples-strip button.example { display: flex; flex-direction: column; gap: 4px; padding: 4px; cursor: pointer;
+    background: var(--block-background-fill); border: 1px solid var(--border-color-primary); border-radius: 6px;
+    text-align: left; color: var(--body-text-color); }
+.examples-strip button.example:hover, .examples-strip button.example:focus-visible {
+    border-color: var(--color-accent); outline: 2px solid var(--color-accent); outline-offset: 1px; }
+.examples-strip img { width: 100%; height: 72px; object-fit: cover; border-radius: 4px; }
+.examples-strip .example-caption { font-size: 0.78rem; font-weight: normal; line-height: 1.25; white-space: normal;
+    overflow-wrap: anywhere; }
+/* Compare: every panel whole, in its painting's proportions, wrapped in rows. */
+#compare-gallery .grid-wrap { height: auto !important; max-height: none !important; overflow: visible !important;
+    padding-top: 28px; }
+#compare-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)) !important;
+    grid-auto-rows: auto !important; height: auto !important; }
+#compare-gallery .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
+#compare-gallery .thumbnail-item img { width: 100%; height: auto !important; object-fit: contain !important; }
+#compare-gallery .caption-label { position: static !important; max-width: none !important; white-space: normal; }
+@media (max-width: 640px) {
+    /* every tab in the bar, none behind "•••" */
+    .tab-wrapper .tab-container button { padding-left: 7px !important; padding-right: 7px !important;
+        font-size: 0.9rem !important; min-width: 0 !important; }
+    .examples-strip { display: flex; overflow-x: auto; scroll-snap-type: x mandatory; }
+    .examples-strip button.example { flex: 0 0 120px; scroll-snap-align: start; }
+}
+"""
 MAX_UPLOAD = os.environ.get("MAX_UPLOAD", "200mb")          # refused above this (tests lower it)
 METRIC_LABELS = {"auc_judd": "AUC-Judd ↑", "auc_borji": "AUC-Borji ↑", "sauc": "sAUC ↑", "nss": "NSS ↑",
                  "cc": "CC ↑", "kld": "KLD ↓", "sim": "SIM ↑", "ig": "IG ↑", "auc_weighted": "AUC (GT-weighted) ↑"}
@@ -92,34 +121,91 @@ def handler(needs: dict[str, str] | None = None, skip_without: str | None = None
     return wrap
 
 
-@handler(needs={"image": UPLOAD_IMAGE})
-def run_saliency(image, model_name, colormap, opacity):
-    rgb = saliency_tab.as_rgb(image)                               # decode the upload once
-    over, heat, density = saliency_tab.saliency_view(rgb, model_name, colormap, opacity)
-    png, npy = saliency_tab.save_map_files(density, stem=f"saliency-{model_name}")
+def _same_style(state: dict, *style) -> bool:
+    """Whether a tab's state is already drawn with these settings (colormap, opacity, ...)."""
+    return list(state.get("style") or []) == [float(v) if isinstance(v, (int, float)) else v for v in style]
+
+
+def _saliency_views(state: dict, colormap: str, opacity: float, scale: str, painting=None):
+    """(overlay, heatmap, (painting, overlay)) files of the Saliency tab's state. The overlay shown (and its
+    download) is at the original painting's size when that was downscaled for the model; the slider shows the
+    working copy."""
+    model, stem = state["model"], state["stem"]
+    over, heat = saliency_tab.render(state, colormap, opacity, scale, [model])[model]
+    names = {"overlay": f"{stem}-overlay-{model}", "map": f"{stem}-map-{model}"}
+    images = {names["overlay"]: over, names["map"]: heat}
+    full = saliency_tab.full_size_overlay(state, model, colormap, opacity, scale, painting)
+    if full is not None:
+        names["full"] = f"{stem}-overlay-{model}-{full.shape[1]}x{full.shape[0]}"
+        images[names["full"]] = full
+    files = image_files("saliency-", images)
+    shown = files[names.get("full", names["overlay"])]
+    return shown, files[names["map"]], (state["painting_file"], files[names["overlay"]])
+
+
+def _saliency_info(model_name: str, note: str = "") -> str:
     notice = saliency_tab.model_notice(model_name)
-    info = f"**{model_name}** — {saliency_tab.describe(model_name)}" + (f"\n\n⚠️ {notice}" if notice else "")
-    files = image_files("saliency-", {"painting": rgb, f"overlay-{model_name}": over, f"map-{model_name}": heat})
-    over, heat = files[f"overlay-{model_name}"], files[f"map-{model_name}"]
-    return over, heat, (files["painting"], over), [png, npy], info
+    return (f"**{model_name}** — {saliency_tab.describe(model_name)}" + (f"\n\n⚠️ {notice}" if notice else "")
+            + (f"\n\n<small>{note}</small>" if note else ""))
+
+
+@handler(needs={"image": UPLOAD_IMAGE})
+def run_saliency(image, model_name, colormap, opacity, scale=None):
+    scale = scale or "peak"                     # the colour scale (rendering.SCALES); API calls get "peak"
+    rendering.check_style(colormap, opacity, scale)
+    painting = load_painting(image)                                  # decode the upload once (downscaled if huge)
+    density = saliency_tab.predict(painting, model_name)
+    state = saliency_tab.save_state(painting, {model_name: density}, preview=True)
+    state.update(model=model_name, style=[colormap, float(opacity), scale])
+    over, heat, slider = _saliency_views(state, colormap, opacity, scale, painting)
+    png, npy = saliency_tab.save_map_files(density, f"{painting.stem}-saliency-{model_name}", painting.output_size)
+    return over, heat, slider, [png, npy], _saliency_info(model_name, painting.note()), state
+
+
+@handler(skip_without="state")
+def restyle_saliency(state, colormap, opacity, scale):
+    """The last result redrawn in new colours (no inference); nothing when it is already drawn so."""
+    if _same_style(state, colormap, opacity, scale):
+        return gr.skip()
+    rendering.check_style(colormap, opacity, scale)
+    return *_saliency_views(state, colormap, opacity, scale), {**state, "style": [colormap, float(opacity), scale]}
+
+
+def _compare_panels(state: dict, colormap: str, opacity: float, scale: str) -> list[tuple[str, str]]:
+    views = saliency_tab.render(state, colormap, opacity, scale)
+    stem = state["stem"]
+    paths = image_files("compare-", {f"{stem}-compare-{m}": over for m, (over, _) in views.items()})
+    return [(paths[f"{stem}-compare-{m}"], m) for m in views]
 
 
 @handler(needs={"image": UPLOAD_IMAGE, "model_names": "Pick at least one model to compare."})
-def run_compare(image, model_names, colormap, opacity):
-    rgb = saliency_tab.as_rgb(image)
-    panels = {m: saliency_tab.saliency_view(rgb, m, colormap, opacity)[0] for m in model_names}
-    return [(path, m) for m, path in image_files("compare-", panels).items()]
+def run_compare(image, model_names, colormap, opacity, scale=None):
+    scale = scale or "peak"
+    rendering.check_style(colormap, opacity, scale)
+    painting = load_painting(image)
+    maps = {m: saliency_tab.predict(painting, m) for m in model_names}
+    state = saliency_tab.save_state(painting, maps)
+    state.update(style=[colormap, float(opacity), scale])
+    return _compare_panels(state, colormap, opacity, scale), state
+
+
+@handler(skip_without="state")
+def restyle_compare(state, colormap, opacity, scale):
+    if _same_style(state, colormap, opacity, scale):
+        return gr.skip()
+    rendering.check_style(colormap, opacity, scale)
+    return _compare_panels(state, colormap, opacity, scale), {**state, "style": [colormap, float(opacity), scale]}
 
 
 @handler(needs={"image": "Upload an image first (or click one of the example paintings)."})
 def run_overview(image, n_scanpaths, temperature, seed):
     result = overview_tab.painting_overview(image, temperature=float(temperature), n_scanpaths=int(n_scanpaths),
                                             seed=int(seed))
-    m = result["models"]
-    files = image_files("overview-", {"attention": result["overlay"], "scanpaths": result["scanpaths"]})
+    m, stem = result["models"], result["stem"]
+    files = image_files("overview-", {f"{stem}-attention": result["overlay"], f"{stem}-scanpaths": result["scanpaths"]})
     note = (f"\n\n<small>Saliency: **{m['saliency']}**; scanpaths: **{m['scanpath']}** at temperature "
-            f"{m['temperature']:g}.</small>")
-    return files["attention"], files["scanpaths"], result["rows"], result["reading"] + note
+            f"{m['temperature']:g}.{' ' + result['note'] if result['note'] else ''}</small>")
+    return files[f"{stem}-attention"], files[f"{stem}-scanpaths"], result["rows"], result["reading"] + note
 
 
 BOTH_FILES = "Upload both a predicted map and a ground truth (a map or a fixations CSV)."
@@ -133,10 +219,12 @@ def run_evaluate(pred_file, gt_file, protocol, sigma):
 
 @handler(needs={"image": UPLOAD_IMAGE})
 def run_scanpaths(image, model_name, n_scanpaths, temperature, max_fixations, seed, show_saliency):
+    painting = load_painting(image)
     drawing, gif, json_path, csv_path, rows = scanpath_tab.scanpath_view(
-        image, model_name, int(n_scanpaths), float(temperature), int(max_fixations), int(seed), bool(show_saliency))
+        painting, model_name, int(n_scanpaths), float(temperature), int(max_fixations), int(seed), bool(show_saliency))
     table = [[r["scanpath"], r["order"], r["x"], r["y"], r["duration_ms"]] for r in rows]
-    return image_files("scanpaths-", {"scanpaths": drawing})["scanpaths"], gif, [json_path, csv_path], table
+    name = f"{painting.stem}-scanpaths"
+    return image_files("scanpaths-", {name: drawing})[name], gif, [json_path, csv_path], table
 
 
 def _file_url(path) -> str:
@@ -145,13 +233,14 @@ def _file_url(path) -> str:
 
 
 def _panorama_views(rgb: np.ndarray, streams: dict[str, np.ndarray], stream: str, colormap: str, opacity: float,
-                    with_panels: bool = True):
+                    with_panels: bool = True, stem: str = "panorama"):
     """(gallery panels as (file, label) or None, viewer texture URL) of a panorama and its streams."""
     panels = None
     if with_panels:
         images = panorama_tab.stream_images(rgb, streams, colormap, opacity)
-        paths = image_files("panorama-", {f"stream-{i}": image for i, (image, _) in enumerate(images)})
-        panels = [(paths[f"stream-{i}"], label) for i, (_, label) in enumerate(images)]
+        names = [f"{stem}-{name}" for name in streams]
+        paths = image_files("panorama-", {n: image for n, (image, _) in zip(names, images)})
+        panels = [(paths[n], label) for n, (_, label) in zip(names, images)]
     density = streams[panorama_tab.chosen_stream(streams, stream)]
     return panels, _file_url(panorama_tab.viewer_texture(rgb, density, opacity, colormap))
 
@@ -160,16 +249,19 @@ def _saved_panorama_views(state: dict, stream: str, colormap: str, opacity: floa
     """`_panorama_views` of a 360° tab state (panorama_tab.compact_state); ValueError once it has expired."""
     rgb = panorama_tab.state_image(state)
     return _panorama_views(rgb, panorama_tab.state_streams(state, rgb.shape[:2]), stream, colormap, opacity,
-                           with_panels)
+                           with_panels, state.get("stem", "panorama"))
 
 
 @handler(needs={"image": "Upload an equirectangular panorama (2:1) first."})
 def run_panorama(image, model_name, stream, colormap, opacity):
+    rendering.check_style(colormap, opacity)
     rgb = panorama_tab.prepare_panorama(image)
     streams = panorama_tab.panorama_streams(rgb, model_name)
     stream = panorama_tab.chosen_stream(streams, stream)
-    panels, viewer = _panorama_views(rgb, streams, stream, colormap, opacity)      # drawn from the streams in memory
+    stem = file_stem(image, "panorama")
+    panels, viewer = _panorama_views(rgb, streams, stream, colormap, opacity, stem=stem)   # from the streams in memory
     state = panorama_tab.compact_state(rgb, streams)                                # kept for restyling only
+    state.update(stem=stem, model=model_name, style=[stream, colormap, float(opacity)])
     h, w = rgb.shape[:2]
     info = f"**{model_name}** — {saliency_tab.describe(model_name)}\n\nStreams: {', '.join(streams)} ({w}×{h})"
     return panels, viewer, gr.Radio(choices=list(streams), value=stream), state, info
@@ -182,7 +274,12 @@ def restyle_viewer(state, stream, colormap, opacity):
 
 @handler(skip_without="state")
 def restyle_panorama(state, stream, colormap, opacity):
-    return _saved_panorama_views(state, stream, colormap, opacity)
+    """Panels, viewer and state redrawn in new colours (no inference); nothing when already drawn so."""
+    if _same_style(state, panorama_tab.chosen_stream(dict.fromkeys(state["streams"]), stream), colormap, opacity):
+        return gr.skip()
+    rendering.check_style(colormap, opacity)
+    panels, viewer = _saved_panorama_views(state, stream, colormap, opacity)
+    return panels, viewer, {**state, "style": [stream, colormap, float(opacity)]}
 
 
 @handler(needs={"video": "Upload an equirectangular video (2:1) first."}, errors=(ValueError, RuntimeError))
@@ -198,36 +295,123 @@ def run_panorama_video(video, model_name, colormap, opacity, max_frames, fps, pr
         f"{clip['width']}×{clip['height']}{note}")
 
 
+@handler(skip_without="video", errors=(ValueError, RuntimeError))
+def preview_video(video, progress=gr.Progress()):
+    """The uploaded video as browsers play it: the file itself, or an H.264 copy when its codec is one they
+    refuse (processing reads the upload itself)."""
+    return panorama_tab.playable_upload(
+        video, progress=lambda done, total: progress((done, total), desc="preparing the preview"))
+
+
+# ------------------------------------------------------------------------------------------------ clearing
+
+def clears(triggers: list, outputs: list, runs: list, cue_output=None, cue: str = "", when=None,
+           cancel: bool = True) -> None:
+    """Every trigger (a component's event method, e.g. `seed.change`) empties `outputs` at once and, with
+    `cancel`, cancels `runs` (the tab's pending requests, whose answer would no longer match the controls);
+    `cue_output`, if given, then says `cue` when the input `when` holds something (e.g. "press Predict").
+    New uploads clear without cancelling: a request sent just as an upload finished can reach the server before
+    the upload's change event, and must not be cancelled by it; `fresh_click` clears an answer that no longer
+    matches instead."""
+    def clear(*given):
+        cue_text = cue if cue and (when is None or not _missing(given[0] if given else None)) else ""
+        return [None] * len(outputs) + ([cue_text] if cue_output is not None else [])
+    targets = [*outputs, *([cue_output] if cue_output is not None else [])]
+    for trigger in triggers:
+        trigger(clear, [when] if when is not None else None, targets, cancels=runs if cancel else None,
+                queue=False, show_progress="hidden", api_visibility="private")
+
+
+def _keys(*values) -> list:
+    """The values of a request's inputs in a comparable, storable form (file paths as strings)."""
+    return [v if v is None or isinstance(v, (bool, int, float)) else str(v) for v in values]
+
+
+def fresh_click(button, fn, inputs: list, outputs: list, guarded: list | None = None, cue_output=None,
+                cue: str = "", fresh_cue: str | None = None, watch: list | None = None, **listener):
+    """`button.click(fn, inputs, outputs, **listener)`, guarded against answering for inputs that changed while
+    it ran: the inputs are noted first (in the same chain, so always before the answer), and after the answer
+    `guarded` (default: `outputs`) is cleared, with `cue` in `cue_output`, unless the inputs are still the same
+    (then `cue_output` says `fresh_cue`, when given). `watch`: the inputs compared (default: all; restyled
+    controls are left out, their change redraws the answer). Returns (the request's event, the check's
+    event)."""
+    asked = gr.State(None)
+    watch = inputs if watch is None else watch
+    run = button.click(_keys, watch, asked, queue=False, show_progress="hidden", api_visibility="private").then(
+        fn, inputs, outputs, **listener)
+    guarded = outputs if guarded is None else guarded
+    targets = [*guarded, *([cue_output] if cue_output is not None else [])]
+
+    def check(asked_keys, *now):
+        if asked_keys is None or _keys(*now) == list(asked_keys):
+            return gr.skip() if fresh_cue is None or cue_output is None else [gr.skip()] * len(guarded) + [fresh_cue]
+        return [None] * len(guarded) + ([cue] if cue_output is not None else [])
+    return run, run.then(check, [asked, *watch], targets, show_progress="hidden", api_visibility="private")
+
+
 # ------------------------------------------------------------------------------------------------ tabs
 
 def _default(task: str, names: list[str]) -> str:
     return DEFAULT[task] if DEFAULT[task] in names else names[0]
 
 
+def local_example(component, filename: str):
+    """Show `filename` (a file of the caller's own) as this input's example on the API page, instead of Gradio's
+    sample file from the internet (a PDF for every gr.File)."""
+    example = {"path": filename, "url": filename, "orig_name": filename, "meta": {"_type": "gradio.FileData"}}
+    component.example_payload = lambda: dict(example)
+    component.example_value = lambda: filename
+    return component
+
+
+EXAMPLES_JS = """element.querySelectorAll('button.example').forEach((button) => {
+    button.addEventListener('click', () => trigger('select', {index: Number(button.dataset.index),
+                                                               value: button.dataset.title}));
+});"""
+
+
+def examples_html(paintings: list[dict]) -> str:
+    """The example paintings as buttons: a thumbnail and its whole caption (title — artist, year), named for
+    screen readers by that caption."""
+    buttons = "".join(
+        f'<button type="button" class="example" data-index="{i}" data-title="{html.escape(e["title"])}" '
+        f'aria-label="Load the example painting {html.escape(e["label"])}">'
+        f'<img src="{_file_url(e["path"])}" alt="" loading="lazy">'
+        f'<span class="example-caption">{html.escape(e["label"])}</span></button>' for i, e in enumerate(paintings))
+    return f'<div class="examples-strip" role="group" aria-label="Example paintings">{buttons}</div>'
+
+
 def painting_examples(examples: tuple[list[dict], str], target: gr.Image, elem_id: str) -> None:
     """The example paintings as captioned thumbnails; a click loads one into `target`. Or a line saying why there
-    are none."""
+    are none. Put at the top of a tab, where a visitor starts."""
     paintings, message = examples
     if paintings:
-        thumbs = gr.Gallery([(e["path"], e["label"]) for e in paintings], label="Example paintings (public "
-                            "domain) — click one to load it", columns=10, height="auto", allow_preview=False,
-                            object_fit="cover", elem_id=elem_id)
+        gr.Markdown("**Example paintings** (public domain) — click one to load it, or upload your own below.",
+                    elem_classes="examples-title")
+        thumbs = gr.HTML(examples_html(paintings), elem_id=elem_id, js_on_load=EXAMPLES_JS, padding=False)
 
         def pick(evt: gr.SelectData) -> str:
-            return paintings[evt.index]["path"]
+            return paintings[int(evt.index)]["path"]
 
-        thumbs.select(pick, None, target, api_visibility="private")
+        thumbs.select(pick, None, target, api_visibility="private", show_progress="hidden")
     if message:
         gr.Markdown(f"<small>{message}</small>", elem_classes="examples-message")
+
+
+LIMITS_NOTE = f"<small>Large scans are fine: {LIMITS}.</small>"
 
 
 def build_overview_tab(examples: tuple[list[dict], str]) -> None:
     with gr.Tab("Overview"):
         gr.Markdown("One painting, every view: where attention goes (the best saliency model), a few sampled "
                     "scanpaths, and numbers that summarise the map, read out in plain words.")
+        image = local_example(image_upload(label="Painting or photo", elem_id="ov-image", render=False),
+                              "painting.jpg")
+        painting_examples(examples, image, "ov-examples")
         with gr.Row():
             with gr.Column():
-                image = image_upload(label="Painting or photo", elem_id="ov-image")
+                image.render()
+                gr.Markdown(LIMITS_NOTE)
                 count = gr.Slider(1, scanpath_tab.MAX_SCANPATHS, value=3, step=1, label="Number of scanpaths",
                                   elem_id="ov-count")
                 temperature = gr.Slider(0.0, 1.0, value=scanpath_tab.default_temperature(DEFAULT["scanpath"]),
@@ -236,9 +420,9 @@ def build_overview_tab(examples: tuple[list[dict], str]) -> None:
                 seed = gr.Number(0, precision=0, label="Seed", elem_id="ov-seed")
                 go = gr.Button("Look at this painting", variant="primary", elem_id="ov-go")
             with gr.Column():
-                reading = gr.Markdown(elem_id="ov-reading")
+                reading = gr.Markdown(label="Reading", elem_id="ov-reading")
                 table = gr.Dataframe(headers=["statistic", "value"], label="Attention statistics",
-                                     interactive=False, elem_id="ov-table")
+                                     interactive=False, wrap=True, column_widths=["62%", "38%"], elem_id="ov-table")
         with gr.Row():
             with gr.Column():
                 overlay = gr.Image(label="Where people look (predicted attention over the painting)",
@@ -246,8 +430,13 @@ def build_overview_tab(examples: tuple[list[dict], str]) -> None:
                 gr.HTML(rendering.legend_html("inferno"))
             paths = gr.Image(label="Sampled scanpaths (numbered fixations, circle area ∝ duration)",
                              type="numpy", interactive=False, elem_id="ov-scanpaths")
-        painting_examples(examples, image, "ov-examples")
-        go.click(run_overview, [image, count, temperature, seed], [overlay, paths, table, reading], api_name="overview")
+        again = "The painting or the settings changed while it ran: press **Look at this painting** again."
+        run, _ = fresh_click(go, run_overview, [image, count, temperature, seed], [overlay, paths, table, reading],
+                             [overlay, paths, table], reading, again, api_name="overview")
+        clears([image.change], [overlay, paths, table], [run], reading,
+               "New painting: press **Look at this painting**.", when=image, cancel=False)
+        clears([count.change, temperature.change, seed.change], [overlay, paths, table], [run], reading,
+               "Settings changed: press **Look at this painting** again.", when=image)
 
 
 def build_saliency_tab(examples: tuple[list[dict], str]) -> None:
@@ -255,31 +444,73 @@ def build_saliency_tab(examples: tuple[list[dict], str]) -> None:
     with gr.Tab("Saliency"):
         gr.Markdown("A saliency map is a probability distribution over the image: the share of viewers' "
                     "fixations each place is predicted to receive. Brighter colours mean more attention.")
+        image = local_example(image_upload(label="Painting or photo", elem_id="sal-image", render=False),
+                              "painting.jpg")
+        painting_examples(examples, image, "sal-examples")
+        state = gr.State(None)
         with gr.Row():
             with gr.Column():
-                image = image_upload(label="Painting or photo", elem_id="sal-image")
+                image.render()
+                gr.Markdown(LIMITS_NOTE)
                 model = gr.Dropdown(models, value=_default("saliency", models), label="Model", elem_id="sal-model")
-                colormap = gr.Dropdown(list(rendering.COLORMAPS), value="inferno", label="Colormap")
-                opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity")
+                colormap = gr.Dropdown(list(rendering.COLORMAPS), value="inferno", label="Colormap",
+                                       elem_id="sal-colormap")
+                opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity", elem_id="sal-opacity")
+                scale = gr.Radio([(label, key) for key, label in rendering.SCALES.items()], value="peak",
+                                 label="Colour scale", elem_id="sal-scale")
+                # The scale reaches /saliency and /compare as a session state, not as an API input: their
+                # documented inputs stay the four they always had (a raw REST call sends exactly those).
+                scale_now = gr.State("peak")
+                scale.change(lambda value: value, scale, scale_now, queue=False, show_progress="hidden",
+                             api_visibility="private")
                 go = gr.Button("Predict saliency", variant="primary")
             with gr.Column():
                 overlay = gr.Image(label="Heatmap overlay", type="numpy", interactive=False, elem_id="overlay")
                 legend = gr.HTML(rendering.legend_html("inferno"), elem_id="legend")
-                info = gr.Markdown(label="Model")
-        colormap.change(rendering.legend_html, colormap, legend, api_visibility="private")
-        painting_examples(examples, image, "sal-examples")
+                info = gr.Markdown(label="Model", elem_id="sal-info")
         with gr.Row():
-            heatmap = gr.Image(label="Saliency map", type="numpy", interactive=False)
-            slider = gr.ImageSlider(label="Before / after", type="numpy", interactive=False)
-        files = gr.File(label="Download the map (PNG 16-bit, .npy density)", file_count="multiple",
-                        interactive=False, elem_id="sal-files")
-        go.click(run_saliency, [image, model, colormap, opacity], [overlay, heatmap, slider, files, info],
-                 api_name="saliency")
-        gr.Markdown("### Compare models side by side")
-        compare_models = gr.CheckboxGroup(models, value=models, label="Models to compare")
+            heatmap = gr.Image(label="Saliency map", type="numpy", interactive=False, elem_id="sal-heatmap")
+            slider = gr.ImageSlider(label="Before / after", type="numpy", interactive=False, elem_id="sal-slider")
+        files = gr.File(label="Download the map (16-bit PNG at the painting's size; .npy: the density at the size "
+                        "the model saw)", file_count="multiple", interactive=False, elem_id="sal-files")
+        views = [overlay, heatmap, slider]
+        again = "The painting or the model changed while it ran: press **Predict saliency** again."
+        run, checked = fresh_click(go, run_saliency, [image, model, colormap, opacity, scale_now],
+                                   [*views, files, info, state], [*views, files, state], info, again,
+                                   watch=[image, model], api_name="saliency")
+        style = [state, colormap, opacity, scale]
+        checked.then(restyle_saliency, style, [*views, state], api_visibility="private", show_progress="hidden")
+        colormap.input(restyle_saliency, style, [*views, state], api_visibility="private")
+        scale.input(restyle_saliency, style, [*views, state], api_visibility="private")
+        opacity.release(restyle_saliency, style, [*views, state], api_visibility="private")
+
+        gr.Markdown("### Compare models side by side\nEvery model on the same painting. With the **shared** "
+                    "colour scale the same colour means the same share of attention in every panel.")
+        compare_models = gr.CheckboxGroup(models, value=models, label="Models to compare", elem_id="compare-models")
         compare = gr.Button("Compare")
-        panels = gr.Gallery(label="Side by side", columns=4, height="auto", elem_id="compare-gallery")
-        compare.click(run_compare, [image, compare_models, colormap, opacity], panels, api_name="compare")
+        compare_state = gr.State(None)
+        panels = gr.Gallery(label="Side by side", columns=3, height="auto", object_fit="contain",
+                            allow_preview=True, elem_id="compare-gallery")
+        compare_legend = gr.HTML(rendering.legend_html("inferno"), elem_id="compare-legend")
+        compared, checked = fresh_click(compare, run_compare, [image, compare_models, colormap, opacity, scale_now],
+                                        [panels, compare_state], watch=[image, compare_models], api_name="compare")
+        compare_style = [compare_state, colormap, opacity, scale]
+        checked.then(restyle_compare, compare_style, [panels, compare_state], api_visibility="private",
+                     show_progress="hidden")
+        colormap.input(restyle_compare, compare_style, [panels, compare_state], api_visibility="private")
+        scale.input(restyle_compare, compare_style, [panels, compare_state], api_visibility="private")
+        opacity.release(restyle_compare, compare_style, [panels, compare_state], api_visibility="private")
+        for control in (colormap, scale):
+            control.change(rendering.legend_html, [colormap, scale], legend, queue=False, show_progress="hidden",
+                           api_visibility="private")
+            control.change(rendering.legend_html, [colormap, scale], compare_legend, queue=False,
+                           show_progress="hidden", api_visibility="private")
+
+        clears([image.change], [*views, files, state, panels, compare_state], [run, compared], info,
+               "New painting: press **Predict saliency**.", when=image, cancel=False)
+        clears([model.change], [*views, files, state], [run], info,
+               "Model changed: press **Predict saliency** to see its map.", when=image)
+        clears([compare_models.change], [panels, compare_state], [compared])
 
 
 def build_scanpath_tab(examples: tuple[list[dict], str]) -> None:
@@ -290,9 +521,13 @@ def build_scanpath_tab(examples: tuple[list[dict], str]) -> None:
                     "numbered circles are fixations (area ∝ duration), arrows the saccades between them. "
                     "Temperature 0 gives the model's single most likely scanpath; higher values add noise, "
                     "so the sampled scanpaths differ more from each other (people differ too).")
+        image = local_example(image_upload(label="Painting or photo", elem_id="sp-image", render=False),
+                              "painting.jpg")
+        painting_examples(examples, image, "sp-examples")
         with gr.Row():
             with gr.Column():
-                image = image_upload(label="Painting or photo", elem_id="sp-image")
+                image.render()
+                gr.Markdown(LIMITS_NOTE)
                 model = gr.Dropdown(models, value=default, label="Scanpath model", elem_id="sp-model")
                 temperature = gr.Slider(0.0, 1.0, value=scanpath_tab.default_temperature(default), step=0.05,
                                         label="Temperature (noise)", elem_id="sp-temperature")
@@ -302,19 +537,28 @@ def build_scanpath_tab(examples: tuple[list[dict], str]) -> None:
                                           label="Maximum fixations", elem_id="sp-max")
                 seed = gr.Number(0, precision=0, label="Seed (the same seed gives the same scanpaths)",
                                  elem_id="sp-seed")
-                show_saliency = gr.Checkbox(False, label="Draw over the saliency map", elem_id="sp-show-saliency")
+                show_saliency = gr.Checkbox(False, label="Draw over the saliency map", elem_id="sp-show-saliency",
+                                            info=f"Shows {scanpath_tab.MAP_CAPTION}.")
                 go = gr.Button("Sample scanpaths", variant="primary")
             with gr.Column():
                 drawing = gr.Image(label="Scanpaths", type="numpy", interactive=False, elem_id="sp-drawing")
                 gif = gr.Image(label="The gaze moving (GIF)", type="filepath", interactive=False, elem_id="sp-gif")
-        files = gr.File(label="Download (JSON, CSV: x, y in image pixels, duration_ms, order)",
+                status = gr.Markdown(elem_id="sp-status")
+        files = gr.File(label="Download (JSON, CSV: x, y in the original image's pixels, duration_ms, order)",
                         file_count="multiple", interactive=False, elem_id="sp-files")
         table = gr.Dataframe(headers=["scanpath", "order", "x", "y", "duration_ms"], label="Fixations",
                              interactive=False, elem_id="sp-table")
-        painting_examples(examples, image, "sp-examples")
         model.change(scanpath_tab.default_temperature, model, temperature, api_visibility="private")
-        go.click(run_scanpaths, [image, model, count, temperature, max_fixations, seed, show_saliency],
-                 [drawing, gif, files, table], api_name="scanpaths")
+        outputs = [drawing, gif, files, table]
+        run, _ = fresh_click(go, run_scanpaths, [image, model, count, temperature, max_fixations, seed, show_saliency],
+                             outputs, None, status,
+                             "The painting or the settings changed while it ran: press **Sample scanpaths** again.", "",
+                             api_name="scanpaths")
+        clears([image.change], outputs, [run], status, "New painting: press **Sample scanpaths**.", when=image,
+               cancel=False)
+        clears([model.change, count.change, temperature.change, max_fixations.change, seed.change,
+                show_saliency.change], outputs, [run], status,
+               "Settings changed: press **Sample scanpaths** again.", when=image)
 
 
 def build_panorama_tab() -> None:
@@ -333,7 +577,8 @@ def build_panorama_tab() -> None:
         state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1):
-                image = image_upload(label="Equirectangular panorama (2:1)", elem_id="pano-image")
+                image = local_example(image_upload(label="Equirectangular panorama (2:1)", elem_id="pano-image"),
+                                      "panorama.jpg")
                 model = gr.Dropdown(models, value=_default("panorama", models), label="360° model",
                                     elem_id="pano-model")
                 # Every known stream until a model has predicted: an API call may name any of them.
@@ -347,37 +592,60 @@ def build_panorama_tab() -> None:
                 viewer = gr.HTML(None, label="360° viewer texture", elem_id="pano-viewer", head=viewer_head,
                                  html_template='<div class="pano-host" style="width:100%;height:460px"></div>',
                                  js_on_load="studioPanoViewer(element, props, watch)")
-                info = gr.Markdown(label="Model")
+                info = gr.Markdown(label="Model", elem_id="pano-info")
         panels = gr.Gallery(label="Streams side by side", columns=3, height="auto", fit_columns=False,
                             object_fit="contain", elem_id="pano-streams")
         legend = gr.HTML(rendering.legend_html("inferno"), elem_id="pano-legend")
-        colormap.change(rendering.legend_html, colormap, legend, api_visibility="private")
-        go.click(run_panorama, [image, model, stream, colormap, opacity], [panels, viewer, stream, state, info],
-                 api_name="panorama")
+        colormap.change(rendering.legend_html, colormap, legend, queue=False, show_progress="hidden",
+                        api_visibility="private")
+        run, checked = fresh_click(go, run_panorama, [image, model, stream, colormap, opacity],
+                                   [panels, viewer, stream, state, info], [panels, viewer, state], info,
+                                   "The panorama or the model changed while it ran: press **Predict 360° saliency** "
+                                   "again.", watch=[image, model], api_name="panorama")
         style = [state, stream, colormap, opacity]
+        checked.then(restyle_panorama, style, [panels, viewer, state], api_visibility="private", show_progress="hidden")
         stream.input(restyle_viewer, style, viewer, api_visibility="private")
-        colormap.input(restyle_panorama, style, [panels, viewer], api_visibility="private")
-        opacity.release(restyle_panorama, style, [panels, viewer], api_visibility="private")
+        colormap.input(restyle_panorama, style, [panels, viewer, state], api_visibility="private")
+        opacity.release(restyle_panorama, style, [panels, viewer, state], api_visibility="private")
+        clears([image.change], [panels, viewer, state], [run], info, "New panorama: press **Predict 360° saliency**.",
+               when=image, cancel=False)
+        clears([model.change], [panels, viewer, state], [run], info,
+               "Model changed: press **Predict 360° saliency** to see its streams.", when=image)
 
         gr.Markdown("### 360° video\nHeatmap-over-frame videos per stream (the model's temporal smoothing "
                     f"on). At most {panorama_tab.MAX_VIDEO_SECONDS:.0f} s of video; frames wider than "
-                    f"{panorama_tab.MAX_VIDEO_WIDTH} px are downscaled.")
+                    f"{panorama_tab.MAX_VIDEO_WIDTH} px are downscaled. Videos in codecs browsers do not play "
+                    "(e.g. MPEG-4 Part 2) are converted to H.264 for the preview.")
         with gr.Row():
-            video = gr.Video(label="Equirectangular video (2:1)", sources=["upload"], elem_id="pano-video-in")
+            # The upload is a file box, and the preview a player of its own that is only ever given a video
+            # browsers play (preview_video): a gr.Video upload plays the file as it comes and shows "Video not
+            # playable" for MPEG-4 Part 2 and other codecs browsers refuse. The API input is the same file data.
+            with gr.Column():
+                video = local_example(gr.File(label="Equirectangular video (2:1)", file_types=["video"],
+                                              type="filepath", elem_id="pano-video-in"), "panorama-video.mp4")
+                preview = gr.Video(label="Preview", interactive=False, elem_id="pano-video-preview")
             with gr.Column():
                 max_frames = gr.Slider(1, panorama_tab.MAX_VIDEO_FRAMES, value=panorama_tab.DEFAULT_VIDEO_FRAMES,
                                        step=1, label="Frames to process (at most)")
                 fps = gr.Slider(1, 30, value=6, step=1, label="Output frame rate (lower skips frames)")
                 video_go = gr.Button("Process video")
-                video_info = gr.Markdown(label="Video")
+                video_info = gr.Markdown(label="Video", elem_id="pano-video-info")
         with gr.Row():
             players = [gr.Video(label=panorama_tab.VIDEO_PLAYER_LABELS[s], interactive=False,
                                 elem_id=f"pano-video-{s}") for s in panorama_tab.VIDEO_STREAMS]
+        video.upload(preview_video, video, preview, api_visibility="private")
+        video.clear(lambda: None, None, preview, queue=False, show_progress="hidden", api_visibility="private")
         # Players without a video are hidden in a second step, so the API's outputs stay plain file paths.
-        video_go.click(run_panorama_video, [video, model, colormap, opacity, max_frames, fps],
-                       [*players, video_info], api_name="panorama_video", concurrency_limit=1
-                       ).then(lambda *paths: [gr.Video(visible=p is not None) for p in paths], players, players,
-                              api_visibility="private")
+        processed, _ = fresh_click(video_go, run_panorama_video, [video, model, colormap, opacity, max_frames, fps],
+                                   [*players, video_info], players, video_info,
+                                   "The video or the settings changed while it ran: press **Process video** again.",
+                                   api_name="panorama_video", concurrency_limit=1)
+        processed.then(lambda *paths: [gr.Video(visible=p is not None) for p in paths], players, players,
+                       api_visibility="private")
+        clears([video.change], players, [processed], video_info, "New video: press **Process video**.", when=video,
+               cancel=False)
+        clears([model.change, colormap.change, opacity.change, max_frames.change, fps.change], players, [processed],
+               video_info, "Settings changed: press **Process video** again.", when=video)
 
 
 def build_evaluate_tab() -> None:
@@ -385,15 +653,19 @@ def build_evaluate_tab() -> None:
         gr.Markdown("Score a predicted saliency map against a ground truth: a map (grey image or .npy) or a "
                     "fixations CSV with columns `x,y` in pixels. The prediction is resized to the ground truth.")
         with gr.Row():
-            pred_file = gr.File(label="Predicted map (.png/.jpg/.npy)", type="filepath", elem_id="pred-file")
-            gt_file = gr.File(label="Ground truth (map or fixations .csv)", type="filepath", elem_id="gt-file")
+            pred_file = local_example(gr.File(label="Predicted map (.png/.jpg/.npy)", type="filepath",
+                                              elem_id="pred-file"), "prediction.npy")
+            gt_file = local_example(gr.File(label="Ground truth (map or fixations .csv)", type="filepath",
+                                            elem_id="gt-file"), "fixations.csv")
         with gr.Row():
             protocol = gr.Radio(["mit", "tuebingen"], value="mit", label="Protocol", elem_id="eval-protocol")
             sigma = gr.Number(24.0, label="Blur σ (px) for fixation ground truth", minimum=1, maximum=200,
                               elem_id="eval-sigma")
         score = gr.Button("Score", variant="primary")
         table = gr.Dataframe(headers=["metric", "value"], label="Metrics", interactive=False, elem_id="metrics")
-        score.click(run_evaluate, [pred_file, gt_file, protocol, sigma], table, api_name="evaluate")
+        run, _ = fresh_click(score, run_evaluate, [pred_file, gt_file, protocol, sigma], [table], api_name="evaluate")
+        clears([pred_file.change, gt_file.change], [table], [run], cancel=False)
+        clears([protocol.change, sigma.change], [table], [run])
 
 
 def build_demo() -> gr.Blocks:

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 # ---------- handlers as functions ----------
 
 def test_saliency_handler_returns_overlay_map_slider_and_files(synthetic_image):
-    over, raw, (before, after), files, info = app.run_saliency(synthetic_image, "centerbias", "jet", 0.5)
+    over, raw, (before, after), files, info, state = app.run_saliency(synthetic_image, "centerbias", "jet", 0.5)
     shapes = {np.asarray(Image.open(p)).shape for p in (over, raw, before, after)}   # images come back as files
     assert shapes == {synthetic_image.shape} and after == over
     def error(path):
@@ -43,8 +43,97 @@ def test_overlay_keeps_the_image_where_the_map_is_zero():
 
 
 def test_compare_handler_gives_one_panel_per_model(synthetic_image):
-    panels = app.run_compare(synthetic_image, ["uniform", "centerbias"], "inferno", 0.6)
+    panels, state = app.run_compare(synthetic_image, ["uniform", "centerbias"], "inferno", 0.6)
     assert [name for _, name in panels] == ["uniform", "centerbias"]
+
+
+def _big_scan(path: Path, w: int = 6000, h: int = 4880) -> Path:
+    """A museum-scan-sized JPEG: a smooth gradient with one bright block (quick to write, like a real scan)."""
+    yy, xx = np.mgrid[0:h:8, 0:w:8]
+    small = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 90)], axis=2).astype(np.uint8)
+    small[h // 24: h // 12, w // 16: w // 8] = 240
+    Image.fromarray(small).resize((w, h), Image.BILINEAR).save(path, quality=85)
+    return path
+
+
+def test_a_museum_scan_is_downscaled_for_the_models_and_kept_whole_for_downloads(tmp_path):
+    """Item 3: a 6000×4880 scan (refused before: 'longest side may be at most 4096') is read, the models see a
+    4096-px copy, and the overlay shown and the map download are at the original size."""
+    from models.studio import painting as paintings
+    scan = _big_scan(tmp_path / "Museum Scan 01.jpg")
+    loaded = paintings.load_painting(str(scan))
+    assert loaded.original_size == (6000, 4880) and max(loaded.rgb.shape[:2]) == paintings.WORK_SIDE
+    assert loaded.rgb.shape[:2] == (3331, 4096) and loaded.stem == "Museum-Scan-01"
+    assert "6000×4880" in loaded.note() and "original size" in loaded.note()
+    assert loaded.original().shape == (4880, 6000, 3)
+    over, heat, (before, after), (png, npy), info, state = app.run_saliency(str(scan), "centerbias", "inferno", 0.6)
+    assert Image.open(over).size == (6000, 4880)                      # drawn at the original size
+    assert Image.open(after).size == Image.open(before).size == (4096, 3331)
+    assert Image.open(png).size == (6000, 4880) and np.load(npy).shape == (3331, 4096)
+    assert Path(png).name == "Museum-Scan-01-saliency-centerbias.png" and "6000×4880" in info
+    restyled, *_ = app.restyle_saliency(state, "jet", 0.6, "peak")
+    assert Image.open(restyled).size == (6000, 4880)
+
+
+def test_paintings_past_the_limits_are_refused_with_the_limit_named(tmp_path):
+    from models.studio import painting as paintings
+    with pytest.raises(ValueError, match="too thin"):
+        paintings.load_painting(np.zeros((10, 100000, 3), np.uint8))
+    with pytest.raises(ValueError, match="80 megapixels"):
+        paintings.load_painting(np.zeros((9000, 9000), np.uint8))
+    assert paintings.file_stem("/tmp/x/Las Meninas (1656).jpg") == "Las-Meninas-1656"
+    assert paintings.file_stem(None) == "painting" and paintings.file_stem("/tmp/???.png") == "painting"
+
+
+def test_restyling_draws_what_predicting_with_those_settings_draws(synthetic_image):
+    """Item 2: colormap, opacity and colour scale redraw the kept map (no inference) exactly as a new prediction
+    with those settings would."""
+    *_, state = app.run_saliency(synthetic_image, "centerbias", "inferno", 0.6)
+    restyled = app.restyle_saliency(state, "jet", 0.3, "even")
+    fresh = app.run_saliency(synthetic_image, "centerbias", "jet", 0.3, "even")
+    for a, b in zip(restyled[:2], fresh[:2]):
+        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+    assert restyled[-1]["style"] == ["jet", 0.3, "even"]
+    import gradio as gr
+    assert app.restyle_saliency(restyled[-1], "jet", 0.3, "even") == gr.skip()        # already drawn so: nothing
+    assert app.restyle_saliency(None, "jet", 0.3, "even") == gr.skip()                 # nothing predicted yet
+    panels, compare_state = app.run_compare(synthetic_image, ["uniform", "centerbias"], "inferno", 0.6)
+    again, _ = app.restyle_compare(compare_state, "viridis", 0.6, "peak")
+    assert [m for _, m in again] == ["uniform", "centerbias"] and again[0][0] != panels[0][0]
+
+
+def test_the_shared_colour_scale_makes_the_uniform_map_dark_not_a_wash():
+    """Item 4: on the per-map scale every flat map is its own peak (a full wash); on the shared scale (× an even
+    spread) the uniform map is a flat 1×, near the dark end, and a concentrated map reaches the top."""
+    flat = np.full((40, 60), 1 / 2400)
+    assert studio.colorize(flat, "gray", "peak").min() == 255
+    assert studio.colorize(flat, "gray", "even").max() == int(256 / studio.EVEN_TOP)
+    blob = np.exp(-((np.mgrid[0:40, 0:60][1] - 30.0) ** 2 + (np.mgrid[0:40, 0:60][0] - 20.0) ** 2) / 20)
+    assert studio.colorize(blob / blob.sum(), "gray", "even").max() == 255
+    shared, own = studio.legend_html("viridis", "even"), studio.legend_html("viridis")
+    assert 'data-scale="even"' in shared and "shared" in shared and "even spread" in shared
+    assert "own peak" in own and "not comparable" in own
+    with pytest.raises(ValueError, match="colour scale"):
+        studio.colorize(flat, "gray", "loudest")
+
+
+def test_download_names_carry_the_paintings_file_stem(tmp_path):
+    """Item 4: every file a tab gives is named after the painting (not saliency-effsal-lite0.png every time)."""
+    path = tmp_path / "Starry Night.png"
+    Image.fromarray(draw_image(3, (200, 150))[0]).save(path)
+    over, heat, (before, after), files, *_ = app.run_saliency(str(path), "centerbias", "inferno", 0.6)
+    names = [Path(f).name for f in (over, heat, before, *files)]
+    assert names == ["Starry-Night-overlay-centerbias.jpg", "Starry-Night-map-centerbias.jpg",
+                     "Starry-Night-painting.jpg", "Starry-Night-saliency-centerbias.png",
+                     "Starry-Night-saliency-centerbias.npy"]
+    panels, _ = app.run_compare(str(path), ["uniform"], "inferno", 0.6)
+    assert Path(panels[0][0]).name == "Starry-Night-compare-uniform.jpg"
+    drawing, gif, exports, _ = app.run_scanpaths(str(path), "saliency-sampler", 2, 0.3, 4, 0, False)
+    assert sorted(Path(f).name for f in (drawing, gif, *exports)) == [
+        "Starry-Night-scanpaths.csv", "Starry-Night-scanpaths.gif", "Starry-Night-scanpaths.jpg",
+        "Starry-Night-scanpaths.json"]
+    attention, paths, *_ = app.run_overview(str(path), 2, 0.3, 0)
+    assert [Path(attention).name, Path(paths).name] == ["Starry-Night-attention.jpg", "Starry-Night-scanpaths.jpg"]
 
 
 def test_handlers_turn_bad_input_into_messages(synthetic_image, tmp_path):
@@ -266,13 +355,13 @@ def test_browser_saliency_controls_model_colormap_opacity_compare_downloads(page
     """Every control of the Saliency tab: model choice, colormap (and its legend), opacity, compare, downloads."""
     page.get_by_role("tab", name="Saliency").click()
     page.locator("#sal-image input[type=file]").set_input_files(str(painting))
-    legend = page.locator("#legend .attention-legend > div").first
+    legend = page.locator("#legend .legend-bar").first
     inferno = legend.get_attribute("style")
     page.locator("#sal-model input").click()
     page.get_by_role("option", name="salnet").click()
     page.get_by_label("Colormap").first.click()
     page.get_by_role("option", name="viridis").click()
-    page.wait_for_function("s => document.querySelector('#legend .attention-legend > div').getAttribute('style') !== s",
+    page.wait_for_function("s => document.querySelector('#legend .legend-bar').getAttribute('style') !== s",
                            arg=inferno, timeout=10000)
     assert "#fde724" in legend.get_attribute("style").lower() or "#fde725" in legend.get_attribute("style").lower()
     slider = page.get_by_label("Overlay opacity").first
@@ -385,3 +474,314 @@ def test_warm_up_loads_every_offered_model_and_survives_a_broken_one(caplog):
     assert "warm-up of no-such-model failed" in caplog.text
     loaded = load_model.cache_info().currsize
     assert loaded == 2                                   # the two real models are now cached
+
+
+# ---------- what is shown always matches the controls (item 2) ----------
+
+WATCH_PROGRESS = """sel => {
+    window.__sawProgress = false;
+    if (window.__progressObserver) window.__progressObserver.disconnect();
+    const look = () => { if (document.querySelector(sel + ' .progress-text')) window.__sawProgress = true; };
+    window.__progressObserver = new MutationObserver(look);
+    window.__progressObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+NEW_SRC = "([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src && i.src !== old; }"
+NO_IMAGE = "sel => !document.querySelector(sel + ' img')"
+LEGEND = "([sel, key, value]) => { const l = document.querySelector(sel + ' .attention-legend');" \
+         " return l && l.getAttribute(key) === value; }"
+DONE = "sel => window.__sawProgress && !document.querySelector(sel + ' .progress-text')"   # after WATCH_PROGRESS
+
+
+def _upload(page, box: str, path: Path) -> None:
+    """Upload an image and wait until it is shown (Gradio drops a click made while an upload is running)."""
+    page.locator(f"{box} input[type=file]").set_input_files(str(path))
+    page.wait_for_function("([box, name]) => { const i = document.querySelector(box + ' img');"
+                           " return i && i.src.endsWith('/' + name); }", arg=[box, path.name], timeout=30000)
+
+
+def _choose(page, box: str, option: str) -> None:
+    page.locator(f"{box} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def _image(page, selector: str) -> np.ndarray:
+    import io
+    src = page.locator(f"{selector} img").first.get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB")).astype(int)
+
+
+def _src(page, selector: str) -> str:
+    images = page.locator(f"{selector} img")
+    return images.first.get_attribute("src") if images.count() else ""
+
+
+@pytest.fixture(scope="module")
+def second_painting(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("img2") / "second-painting.png"
+    Image.fromarray(draw_image(23, (200, 150))[0]).save(path)
+    return path
+
+
+@pytest.mark.browser
+def test_browser_saliency_results_always_match_the_controls(page, painting, second_painting):
+    """Colormap, opacity and colour scale redraw the shown result at once (the same pixels a new prediction with
+    those settings gives), the legend follows; a model change or a new painting clears the result and says
+    why; a running request shows progress; downloads are named after the painting."""
+    page.get_by_role("tab", name="Saliency").click()
+    _upload(page, "#sal-image", painting)
+    _choose(page, "#sal-model", "centerbias")
+    _choose(page, "#sal-colormap", "inferno")
+    page.evaluate(WATCH_PROGRESS, "#overlay")
+    page.get_by_role("button", name="Predict saliency").click()
+    page.wait_for_function(NEW_SRC, arg=["#overlay", ""], timeout=60000)
+    assert page.evaluate("window.__sawProgress"), "no progress shown while the request ran"
+    page.locator("#sal-files a[download]").nth(1).wait_for(timeout=30000)
+    assert "painting-saliency-centerbias.png" in page.locator("#sal-files").inner_text().replace("\n", "")
+
+    first = _src(page, "#overlay")
+    _choose(page, "#sal-colormap", "jet")                                 # the overlay follows the colormap
+    page.wait_for_function(NEW_SRC, arg=["#overlay", first], timeout=30000)
+    page.wait_for_function(LEGEND, arg=["#legend", "data-colormap", "jet"], timeout=10000)
+    restyled, restyled_map = _image(page, "#overlay"), _image(page, "#sal-heatmap")
+    page.evaluate(WATCH_PROGRESS, "#overlay")
+    page.get_by_role("button", name="Predict saliency").click()           # what a new prediction with jet gives
+    page.wait_for_function(DONE, arg="#overlay", timeout=60000)           # (identical files: the same URL)
+    assert np.abs(_image(page, "#overlay") - restyled).max() <= 2
+    assert np.abs(_image(page, "#sal-heatmap") - restyled_map).max() <= 2
+
+    shown = _src(page, "#overlay")                                        # opacity, on release
+    page.locator("#sal-opacity input[type=range]").fill("0.2")
+    page.locator("#sal-opacity input[type=range]").dispatch_event("pointerup")
+    page.wait_for_function(NEW_SRC, arg=["#overlay", shown], timeout=30000)
+    fainter = _image(page, "#overlay")
+    assert np.abs(fainter - restyled).mean() > 1
+
+    shown = _src(page, "#overlay")                                        # the shared colour scale
+    page.locator("#sal-scale").get_by_label("shared", exact=False).check()
+    page.wait_for_function(NEW_SRC, arg=["#overlay", shown], timeout=30000)
+    page.wait_for_function(LEGEND, arg=["#legend", "data-scale", "even"], timeout=10000)
+    assert "shared" in page.locator("#legend").inner_text()
+
+    _choose(page, "#sal-model", "uniform")                                # another model: the old map goes
+    page.wait_for_function(NO_IMAGE, arg="#overlay", timeout=10000)
+    assert page.locator("#sal-heatmap img").count() == 0 and page.locator("#sal-files a[download]").count() == 0
+    assert "Model changed" in page.locator("#sal-info").inner_text()
+    page.get_by_role("button", name="Predict saliency").click()
+    page.wait_for_function(NEW_SRC, arg=["#overlay", ""], timeout=60000)
+    page.get_by_text("uniform —").first.wait_for(timeout=10000)
+    page.wait_for_function(NEW_SRC, arg=["#sal-heatmap", ""], timeout=30000)
+    assert _image(page, "#sal-heatmap").mean() < 100        # shared scale: a flat, dark 1×, not a yellow wash
+
+    _upload(page, "#sal-image", second_painting)    # a new painting
+    page.wait_for_function(NO_IMAGE, arg="#overlay", timeout=10000)
+    assert "press Predict saliency" in page.locator("#sal-info").inner_text()
+    assert page.locator("#sal-slider img").count() == 0
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_other_tabs_clear_results_that_no_longer_match(page, painting, second_painting, tmp_path):
+    """Scanpaths, Overview and Evaluate: a changed setting or a new input clears the old result at once, with a
+    line saying what to press."""
+    page.get_by_role("tab", name="Scanpaths").click()
+    _upload(page, "#sp-image", painting)
+    _choose(page, "#sp-model", "saliency-sampler")
+    page.evaluate(WATCH_PROGRESS, "#sp-drawing")
+    page.get_by_role("button", name="Sample scanpaths").click()
+    page.wait_for_function(NEW_SRC, arg=["#sp-drawing", ""], timeout=60000)
+    assert page.evaluate("window.__sawProgress")
+    page.locator("#sp-files a[download]").nth(1).wait_for(timeout=30000)
+    assert "painting-scanpaths.json" in page.locator("#sp-files").inner_text().replace("\n", "")
+    page.locator("#sp-seed input").fill("5")
+    page.wait_for_function(NO_IMAGE, arg="#sp-drawing", timeout=10000)
+    assert page.locator("#sp-gif img").count() == 0 and "Settings changed" in page.locator("#sp-status").inner_text()
+    page.get_by_role("button", name="Sample scanpaths").click()
+    page.wait_for_function(NEW_SRC, arg=["#sp-drawing", ""], timeout=60000)
+    _upload(page, "#sp-image", second_painting)
+    page.wait_for_function(NO_IMAGE, arg="#sp-drawing", timeout=10000)
+    assert "press Sample scanpaths" in page.locator("#sp-status").inner_text()
+
+    page.get_by_role("tab", name="Overview").click()
+    _upload(page, "#ov-image", painting)
+    page.locator("#ov-go").click()
+    page.wait_for_function(NEW_SRC, arg=["#ov-overlay", ""], timeout=60000)
+    page.locator("#ov-seed input").fill("9")
+    page.wait_for_function(NO_IMAGE, arg="#ov-overlay", timeout=10000)
+    assert "Settings changed" in page.locator("#ov-reading").inner_text()
+    assert "centre of mass" not in page.locator("#ov-table").inner_text()
+
+    page.get_by_role("tab", name="Evaluate").click()
+    pred = np.zeros((20, 20))
+    pred[5:9, 5:9] = 1.0
+    np.save(tmp_path / "pred.npy", pred)
+    (tmp_path / "gt.csv").write_text("x,y\n6,6\n7,7\n15,3\n")
+    for box, name in (("#pred-file", "pred.npy"), ("#gt-file", "gt.csv")):
+        if page.locator(f"{box} button[aria-label='Clear']").count():
+            page.locator(f"{box} button[aria-label='Clear']").click()
+        page.locator(f"{box} input[type=file]").set_input_files(str(tmp_path / name))
+    page.locator("#eval-protocol").get_by_label("mit").check()
+    page.get_by_role("button", name="Score").click()
+    page.wait_for_function("document.querySelector('#metrics').innerText.includes('NSS')", timeout=30000)
+    page.locator("#eval-protocol").get_by_label("tuebingen").check()                 # another protocol
+    page.wait_for_function("!document.querySelector('#metrics').innerText.includes('NSS')", timeout=10000)
+    assert page.outside_requests == [], page.outside_requests
+
+
+# ---------- honest pictures (item 4) ----------
+
+@pytest.mark.browser
+def test_browser_compare_shows_every_panel_whole_and_follows_the_colours(page, tmp_path):
+    """A wide painting (a triptych is twice as wide as high): every compare panel keeps its proportions, all
+    five are visible, wrapped in rows; colours and scale redraw them at once; a changed model list clears them."""
+    wide = tmp_path / "triptych.png"
+    Image.fromarray(draw_image(31, (480, 200))[0]).save(wide)
+    page.get_by_role("tab", name="Saliency").click()
+    _upload(page, "#sal-image", wide)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.wait_for_function("document.querySelectorAll('#compare-gallery .thumbnail-item img').length === 5",
+                           timeout=90000)
+    page.wait_for_function("[...document.querySelectorAll('#compare-gallery .thumbnail-item img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=30000)
+    panels = page.evaluate("""() => {
+        const g = document.querySelector('#compare-gallery').getBoundingClientRect();
+        return [...document.querySelectorAll('#compare-gallery .thumbnail-item img')].map(i => {
+            const b = i.getBoundingClientRect();
+            return {ratio: b.width / b.height, natural: i.naturalWidth / i.naturalHeight, top: b.top, left: b.left,
+                    inside: b.left >= g.left - 1 && b.right <= g.right + 1 && b.top >= g.top - 1
+                            && b.bottom <= g.bottom + 1, visible: i.checkVisibility(), name: i.alt};
+        }); }""")
+    assert [p["name"] for p in panels] == ["centerbias", "effsal-lite0", "salnet", "spectral-residual", "uniform"]
+    for p in panels:
+        assert p["visible"] and p["inside"], p
+        assert p["natural"] == pytest.approx(2.4, rel=0.02) and p["ratio"] == pytest.approx(p["natural"], rel=0.03), p
+    assert len({round(p["top"]) for p in panels}) >= 2                    # wrapped to rows, not cut off
+    first = [page.locator("#compare-gallery .thumbnail-item img").nth(i).get_attribute("src") for i in range(5)]
+    _choose(page, "#sal-colormap", "viridis")
+    page.wait_for_function("old => document.querySelector('#compare-gallery .thumbnail-item img').src !== old",
+                           arg=first[0], timeout=30000)
+    page.wait_for_function(LEGEND, arg=["#compare-legend", "data-colormap", "viridis"], timeout=10000)
+    page.locator("#compare-models").get_by_label("uniform").uncheck()
+    page.wait_for_function("!document.querySelector('#compare-gallery .thumbnail-item img')", timeout=10000)
+    page.locator("#compare-models").get_by_label("uniform").check()
+    assert page.outside_requests == [], page.outside_requests
+
+
+def test_shared_scale_keeps_the_uniform_map_dark_and_the_draw_over_map_is_readable(painting):
+    """The shared colour scale (the Saliency tab's "Colour scale"; API calls keep each map's own peak) draws
+    the uniform map as a flat, faint 1× instead of a full wash; 'Draw over the saliency map' shows the map
+    clearly (a dimmed painting under it), not as a faint haze."""
+    import gradio as gr
+    own, _ = app.run_compare(str(painting), ["uniform"], "gray", 1.0)
+    shared, _ = app.run_compare(str(painting), ["uniform"], "gray", 1.0, "even")
+    own_px, shared_px = (np.asarray(Image.open(p[0][0])).astype(int) for p in (own, shared))
+    assert own_px.min() > 240                                                   # every pixel the map's peak
+    assert shared_px.mean() < 0.6 * own_px.mean()
+    with pytest.raises(gr.Error, match="colour scale"):
+        app.run_saliency(str(painting), "uniform", "gray", 1.0, "loudest")
+    plain = np.asarray(Image.open(app.run_scanpaths(str(painting), "saliency-sampler", 1, 0.3, 1, 0, False)[0]))
+    over = np.asarray(Image.open(app.run_scanpaths(str(painting), "saliency-sampler", 1, 0.3, 1, 0, True)[0]))
+    assert np.abs(over.astype(int) - plain).mean() > 25                         # the map is plainly there
+
+
+def test_api_keeps_its_inputs_and_a_raw_call_with_them_works(server, painting):
+    """The colour scale is no new API input: /saliency and /compare take the four inputs they always had."""
+    from gradio_client import Client
+    info = Client(server, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert [p["parameter_name"] for p in info["/saliency"]["parameters"]] == ["image", "model_name", "colormap",
+                                                                             "opacity"]
+    assert [p["parameter_name"] for p in info["/compare"]["parameters"]] == ["image", "model_names", "colormap",
+                                                                            "opacity"]
+
+
+# ---------- layout: examples first, readable captions and names, a phone, the API page (item 6) ----------
+
+STARRY = "The Starry Night — Vincent van Gogh, 1889"
+
+
+@pytest.mark.browser
+def test_browser_examples_come_first_with_whole_captions_and_their_titles_as_names(page):
+    """In every tab that starts from a painting the example paintings sit above the upload; each caption shows
+    its whole title (not 'The Starry …'), and each button's accessible name is that title."""
+    if not page.locator("#ov-examples").count():
+        pytest.skip("no example paintings here (the shared gallery is absent)")
+    for tab, prefix in (("Overview", "ov"), ("Saliency", "sal"), ("Scanpaths", "sp")):
+        page.get_by_role("tab", name=tab).click()
+        examples, upload = page.locator(f"#{prefix}-examples"), page.locator(f"#{prefix}-image")
+        examples.wait_for(timeout=10000)
+        assert examples.bounding_box()["y"] + examples.bounding_box()["height"] <= upload.bounding_box()["y"] + 1
+        captions = page.evaluate(f"""() => [...document.querySelectorAll('#{prefix}-examples .example-caption')]
+            .map(c => ({{text: c.innerText, cut: c.scrollWidth > c.clientWidth + 1 || c.scrollHeight > c.clientHeight + 1,
+              visible: c.checkVisibility()}}))""")
+        assert len(captions) == 20 and all(c["visible"] and not c["cut"] for c in captions), captions
+        assert STARRY in [c["text"] for c in captions]
+        button = examples.get_by_role("button", name=f"Load the example painting {STARRY}")
+        assert button.count() == 1
+        assert examples.locator("[aria-label^='Thumbnail']").count() == 0
+    page.get_by_role("tab", name="Scanpaths").click()
+    page.locator("#sp-examples").get_by_role("button", name=f"Load the example painting {STARRY}").click()
+    page.wait_for_function("() => { const i = document.querySelector('#sp-image img');"
+                           " return i && i.src.includes('01_starry_night'); }", timeout=30000)
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_phone_reaches_every_tab_and_every_value(page, server, painting):
+    """At 390×844 every tab is in the tab bar (none behind '•••'), nothing is wider than the screen, and the
+    statistics table shows its values."""
+    context = page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                               has_touch=True)
+    try:
+        phone = context.new_page()
+        phone.goto(server)
+        phone.wait_for_selector("text=Visual-attention studio", timeout=60000)
+        phone.wait_for_timeout(500)
+        tabs = phone.evaluate("""() => [...document.querySelectorAll('[role=tab]')].map(t => {
+            const b = t.getBoundingClientRect();
+            return {name: t.innerText, visible: t.checkVisibility() && b.width > 0, right: b.right}; })""")
+        assert [t["name"] for t in tabs] == ["Overview", "Saliency", "Scanpaths", "360°", "Evaluate"], tabs
+        assert all(t["visible"] and t["right"] <= 390 for t in tabs), tabs
+        assert not phone.locator(".overflow-menu button").is_visible()
+        for name, button in (("Saliency", "Predict saliency"), ("Scanpaths", "Sample scanpaths"),
+                             ("360°", "Predict 360° saliency"), ("Evaluate", "Score"), ("Overview", None)):
+            phone.get_by_role("tab", name=name).click()
+            if button:
+                phone.get_by_role("button", name=button).wait_for(timeout=10000)
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        phone.locator("#ov-image input[type=file]").set_input_files(str(painting))
+        phone.locator("#ov-go").click()
+        phone.wait_for_function("document.querySelector('#ov-table').innerText.includes('centre of mass')",
+                                timeout=60000)
+        phone.locator("#ov-table").scroll_into_view_if_needed()
+        values = phone.evaluate("""() => [...document.querySelectorAll('#ov-table [role=gridcell][data-col="1"]')]
+            .map(cell => { const text = cell.querySelector('span') || cell; const b = text.getBoundingClientRect();
+                           return {text: cell.innerText.trim(), left: b.left, right: b.right,
+                                   cut: text.scrollWidth > text.clientWidth + 1}; })""")
+        assert len(values) == 7 and all(v["text"] and v["right"] <= 390 and v["left"] >= 0 and not v["cut"]
+                                        for v in values), values
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+
+
+def test_api_page_names_every_output_and_shows_local_example_files(server):
+    """Every endpoint's outputs have labels (no 'value_13'), and file inputs show a local file of the right
+    kind as their example (not a PDF or an image from the internet)."""
+    import re
+
+    from gradio_client import Client
+    info = Client(server, verbose=False).view_api(return_format="dict", print_info=False)
+    endpoints = info["named_endpoints"]
+    assert {"/overview", "/saliency", "/compare", "/scanpaths", "/panorama", "/panorama_video",
+            "/evaluate"} <= set(endpoints)
+    expected = {"/overview": ["painting.jpg"], "/saliency": ["painting.jpg"], "/compare": ["painting.jpg"],
+                "/scanpaths": ["painting.jpg"], "/panorama": ["panorama.jpg"],
+                "/panorama_video": ["panorama-video.mp4"], "/evaluate": ["prediction.npy", "fixations.csv"]}
+    for name, endpoint in endpoints.items():
+        for ret in endpoint["returns"]:
+            assert not re.fullmatch(r"value_\d+", ret["label"]), (name, ret)
+        files = [p["example_input"] for p in endpoint["parameters"] if p["component"] in ("Image", "File", "Video")]
+        if name in expected:
+            assert [f["url"] for f in files] == expected[name], (name, files)
+    import urllib.request
+    page = urllib.request.urlopen(f"{server}gradio_api/info").read().decode()
+    assert "sample_file.pdf" not in page and "bus.png" not in page and "world.mp4" not in page

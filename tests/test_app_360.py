@@ -47,8 +47,10 @@ def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch
     assert radio.value == "attention" and [value for _, value in radio.choices] == list(state["streams"])
     other = app.restyle_viewer(state, "experts", "jet", 0.5)
     assert other != url and Path(other.split("=", 1)[1]).is_file()
-    gallery, again = app.restyle_panorama(state, "experts", "viridis", 0.3)
-    assert len(gallery) == 6 and again not in (url, other)
+    gallery, again, restyled = app.restyle_panorama(state, "experts", "viridis", 0.3)
+    assert len(gallery) == 6 and again not in (url, other) and restyled["style"] == ["experts", "viridis", 0.3]
+    assert app.restyle_panorama(restyled, "experts", "viridis", 0.3) == gr.skip()     # already drawn so
+    assert Path(gallery[0][0]).name == "panorama-fused.jpg"
 
 
 def test_panorama_handler_draws_the_first_view_from_the_streams_in_memory(monkeypatch):
@@ -144,6 +146,11 @@ VIEWER_READY = """(previous) => {
 }"""
 
 
+PREVIEW_PLAYS = """() => {
+    const v = document.querySelector('#pano-video-preview video');
+    return v && v.readyState >= 2 && !v.error ? {width: v.videoWidth, src: v.currentSrc} : null; }"""
+
+
 def _viewer_pixels(page, tmp_path, name) -> np.ndarray:
     shot = tmp_path / f"{name}.png"
     page.wait_for_timeout(300)                      # one animation frame after the load event
@@ -183,6 +190,8 @@ def test_browser_panorama_fills_the_gallery_and_the_360_viewer(page, pano_file, 
 def test_browser_video_players_play_the_stream_videos(page, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", n_frames=6)
     page.locator("#pano-video-in input[type=file]").set_input_files(str(clip))
+    # Gradio drops a click made while an input is still uploading ("please retry"): wait for the preview
+    page.wait_for_function(PREVIEW_PLAYS, timeout=60000)
     page.get_by_role("button", name="Process video").click()
     page.locator("#pano-video-fused video").wait_for(timeout=60000)
     state = page.wait_for_function("""() => {
@@ -247,3 +256,56 @@ def test_panorama_state_is_small_and_restyles_like_the_full_streams(monkeypatch)
     Path(state["image"]).unlink()
     with pytest.raises(gr.Error, match="expired"):
         app.restyle_viewer(state, "fused", "inferno", 0.5)
+
+
+@pytest.mark.browser
+def test_browser_model_change_or_new_panorama_clears_the_streams(page, pano_file, flat_file):
+    """Item 2 in the 360° tab: streams and viewer of one model never stay under another model's name, nor
+    under a new panorama."""
+    _predict_with_fake_streams(page, pano_file)
+    page.locator("#pano-model input").click()
+    page.get_by_role("option", name="equator-bias").click()
+    page.wait_for_function("!document.querySelector('#pano-streams img')", timeout=10000)
+    host = page.locator("#pano-viewer .pano-host")
+    assert host.get_attribute("data-texture") == "" and "Model changed" in page.locator("#pano-info").inner_text()
+    page.get_by_role("button", name="Predict 360° saliency").click()
+    page.wait_for_function(VIEWER_READY, arg="", timeout=60000)
+    page.wait_for_function("document.querySelectorAll('#pano-streams img').length === 1", timeout=10000)  # prior
+    page.locator("#pano-image input[type=file]").set_input_files(str(flat_file))
+    page.wait_for_function("!document.querySelector('#pano-streams img')", timeout=10000)
+    assert host.get_attribute("data-texture") == ""
+    assert "press Predict 360° saliency" in page.locator("#pano-info").inner_text()    # says why and what to do
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_an_mp4v_upload_plays_in_the_preview(page, tmp_path):
+    """Item 4: an MPEG-4 Part 2 ("mp4v") upload, which browsers refuse ("Error: Video not playable"), is previewed
+    through an H.264 copy, with no error shown; processing then works, and changing a setting clears the
+    processed videos."""
+    clip = write_video(tmp_path / "drift.mp4", n_frames=6)
+    assert not studio360.browser_plays(clip)
+    page.evaluate("""() => { window.__notPlayable = false;
+        new MutationObserver(() => {
+            if (document.body.innerText.includes('not playable')) window.__notPlayable = true;
+        }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+    clear = page.locator("#pano-video-in button[aria-label='Clear']")
+    if clear.count():                                          # a video from an earlier test: remove it first
+        clear.first.click()
+    page.locator("#pano-video-in input[type=file]").set_input_files(str(clip))
+    try:
+        state = page.wait_for_function(PREVIEW_PLAYS, timeout=60000).json_value()
+    except Exception:
+        video = page.evaluate("() => { const v = document.querySelector('#pano-video-preview video');"
+                              " return v && {ready: v.readyState, error: v.error && v.error.message}; }")
+        pytest.fail(f"the uploaded video never became playable: {video}")
+    assert state["width"] == 128 and state["src"].endswith("/drift.mp4"), state
+    page.get_by_role("button", name="Process video").click()
+    page.locator("#pano-video-fused video").wait_for(timeout=60000)
+    page.get_by_text("frames at").first.wait_for(timeout=30000)
+    assert not page.evaluate("window.__notPlayable"), "an error said the video is not playable"
+    page.locator("#pano-colormap input").click()
+    page.get_by_role("option", name="magma").click()
+    page.wait_for_function("!document.querySelector('#pano-video-fused video')", timeout=10000)
+    assert "Settings changed" in page.locator("#pano-video-info").inner_text()
+    assert page.outside_requests == [], page.outside_requests

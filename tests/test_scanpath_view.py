@@ -78,3 +78,22 @@ def test_handler_returns_drawing_gif_files_and_table(image):
     assert len(table) >= 2 and len(table[0]) == 5
     with pytest.raises(gr.Error, match="Upload an image"):
         app.run_scanpaths(None, MODEL, 2, 0.2, 5, 3, False)
+
+
+def test_scanpaths_over_the_map_show_the_map_plainly():
+    """'Draw over the saliency map' used to make the map a faint haze (a 0.5-opacity overlay of a peaky map):
+    now the painting is dimmed to grey under the map, the map's hot region is far brighter than the rest, and
+    white lines ring the most-looked-at 10 % and 25 % of the picture."""
+    painting = np.full((120, 160, 3), (90, 140, 60), np.uint8)
+    yy, xx = np.mgrid[0:120, 0:160]
+    density = np.exp(-((xx - 110.0) ** 2 + (yy - 40.0) ** 2) / (2 * 12.0 ** 2)) + 1e-4
+    density /= density.sum()
+    backdrop = sv.map_backdrop(painting, density).astype(int)
+    hot, cold = backdrop[40, 110].sum(), backdrop[100, 20].sum()
+    assert hot - cold > 300                                          # unmistakable, not a haze
+    assert np.ptp(backdrop[100, 10:40], axis=0).max() < 3            # the cold part: a flat, dim grey
+    assert cold < painting[100, 20].astype(int).sum()               # the painting is dimmed under the map
+    white = np.all(backdrop >= 250, axis=-1)
+    assert white.sum() > 40 and not white[40, 110]                   # contour lines, not a filled blob
+    drawing = sv.draw_scanpaths(painting, [np.array([[110.0, 40.0, 300.0]])], density)
+    assert np.all(drawing[34:47, 104:117] == sv.COLOURS[0], axis=-1).any()      # the fixation is drawn over it

@@ -209,3 +209,48 @@ def test_unreadable_wrong_aspect_and_too_long_videos_are_refused(tmp_path, monke
     monkeypatch.setattr(studio360, "MAX_VIDEO_SECONDS", 0.2)
     with pytest.raises(ValueError, match=r"video too long \(0 s\); at most 0 s|video too long"):
         studio360.process_video(write_video(tmp_path / "clip.mp4"), "equator-bias")
+
+
+# ---------- previews of uploaded videos ----------
+
+def test_an_mp4v_upload_gets_an_h264_preview_with_the_same_frames(tmp_path):
+    """Browsers refuse MPEG-4 Part 2 ("mp4v"): the upload is transcoded to H.264 (same frames, same rate, under
+    the upload's name); a file browsers already play is used as it is."""
+    pytest.importorskip("av")
+    clip = write_video(tmp_path / "my clip.mp4", n_frames=6)
+    assert not studio360.browser_plays(clip)
+    preview = studio360.playable_upload(str(clip))
+    assert preview != str(clip) and Path(preview).name == "my clip.mp4" and studio360.browser_plays(preview)
+    n, shape, fps = _frames(preview)
+    assert (n, shape) == (6, (64, 128)) and fps == pytest.approx(12.0, abs=0.1)
+    original = [f for f in _decoded(str(clip))]
+    again = [f for f in _decoded(preview)]
+    assert np.abs(np.stack(original).astype(int) - np.stack(again)).mean() < 6      # the same pictures
+    assert studio360.playable_upload(preview) == preview                            # H.264 already: as it is
+
+
+def test_previews_refuse_what_processing_refuses(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 2048)
+    with pytest.raises(ValueError, match="could not read"):
+        studio360.playable_upload(str(junk))
+    long = write_video(tmp_path / "long.mp4", n_frames=5, fps=0.04)                  # 5 frames over 125 s
+    with pytest.raises(ValueError, match="too long"):
+        studio360.playable_upload(str(long))
+
+
+def test_wide_uploads_are_previewed_at_the_processing_width(tmp_path):
+    pytest.importorskip("av")
+    clip = write_video(tmp_path / "wide.mp4", n_frames=2, size=(1280, 640))
+    n, shape, _ = _frames(studio360.playable_upload(str(clip)))
+    assert n == 2 and shape == (studio360.MAX_VIDEO_WIDTH // 2, studio360.MAX_VIDEO_WIDTH)
+
+
+def _decoded(path: str):
+    cap = cv2.VideoCapture(path)
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        yield frame
+    cap.release()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models import DEFAULT, as_rgb, load_model, predict_saliency
+from models import DEFAULT, load_model, predict_saliency
+from models.studio.painting import load_painting
 from models.studio.rendering import overlay
 from models.studio.scanpath_tab import MAX_FIXATIONS, draw_scanpaths, sample_scanpaths
 
@@ -102,8 +103,10 @@ def statistics_rows(stats: dict) -> list[list]:
 def painting_overview(image, saliency_model: str | None = None, scanpath_model: str | None = None,
                       temperature: float | None = None, n_scanpaths: int = 3, seed: int = 0,
                       colormap: str = "inferno", opacity: float = 0.6) -> dict:
-    """Everything the Overview tab shows for one image, from the default (best) models unless named."""
-    rgb = as_rgb(image)
+    """Everything the Overview tab shows for one image, from the default (best) models unless named. `image`: a
+    file, an array or a models.studio.painting.Painting (a large one is read on its working copy)."""
+    painting = load_painting(image)
+    rgb = painting.rgb
     saliency_model = saliency_model or DEFAULT["saliency"]
     scanpath_model = scanpath_model or DEFAULT["scanpath"]
     density = predict_saliency(load_model(saliency_model), rgb)
@@ -114,4 +117,5 @@ def painting_overview(image, saliency_model: str | None = None, scanpath_model: 
     return {"overlay": overlay(rgb, density, colormap, opacity), "density": density,
             "scanpaths": draw_scanpaths(rgb, paths), "paths": paths, "statistics": stats,
             "rows": statistics_rows(stats), "reading": reading(stats, paths, rgb.shape[:2], density),
-            "models": {"saliency": saliency_model, "scanpath": scanpath_model, "temperature": float(temperature)}}
+            "models": {"saliency": saliency_model, "scanpath": scanpath_model, "temperature": float(temperature)},
+            "stem": painting.stem, "note": painting.note()}

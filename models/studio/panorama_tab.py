@@ -27,7 +27,8 @@ from models.registry import list_models, model_entry
 from models.runtime.projections import ASPECT, ASPECT_TOLERANCE, check_equirect  # noqa: F401 (re-exported)
 from models.api import load_model
 from models.studio.rendering import overlay
-from models.studio.video_io import CODECS, VideoWriter, browser_playable, even_size, video_codec  # noqa: F401 (re-exported)
+from models.studio.video_io import (CODECS, VideoWriter, browser_playable, browser_plays, browser_preview,  # noqa: F401
+                                    even_size, video_codec)
 from models.studio.files import output_dir
 from models.tasks import PanoramaModel
 
@@ -319,6 +320,22 @@ def process_video(path, model_name, max_frames: int = DEFAULT_VIDEO_FRAMES, fps:
     if done == 0:
         raise ValueError(f"could not read any frame of '{Path(path).name}'")
     return {name: str(out_dir / f"{stem}-{name}.mp4") for name in names}
+
+
+def playable_upload(path, progress: Callable[[int, int], None] | None = None) -> str:
+    """An uploaded video as browsers can preview it: the file itself when they play it, else an H.264 copy (the
+    same frames and frame rate, at most MAX_VIDEO_WIDTH wide: what processing reads anyway) in a fresh output
+    folder, under the upload's own name. Videos the tab refuses (unreadable, over MAX_VIDEO_SECONDS) raise
+    ValueError here already."""
+    if browser_plays(path):
+        return str(path)
+    info = probe_video(path)
+    if info["duration"] > MAX_VIDEO_SECONDS:
+        raise ValueError(f"video too long ({info['duration']:.0f} s); at most {MAX_VIDEO_SECONDS:.0f} s are accepted. "
+                         "Trim it first.")
+    stem = Path(path).stem[:40] or "video"
+    out = output_dir("studio360-preview-") / f"{stem}.mp4"
+    return browser_preview(path, out, max_width=MAX_VIDEO_WIDTH, progress=progress)
 
 
 def video_streams(model: PanoramaModel) -> list[str]:

@@ -19,8 +19,9 @@ import numpy as np
 from PIL import Image
 
 from models import DEFAULT, as_rgb, list_models, load_model, predict_saliency
-from models.studio.rendering import overlay
 from models.studio.files import output_dir
+from models.studio.painting import load_painting
+from models.studio.rendering import _scaled, colorize
 
 MAX_SCANPATHS = 10
 MAX_FIXATIONS = 30
@@ -59,13 +60,40 @@ def _radius(duration_ms: float, scale: float) -> int:
     return max(3, int(round(scale * 0.022 * np.sqrt(max(duration_ms, 1.0) / 300.0))))
 
 
+MAP_SHARES = (0.10, 0.25)       # "over the map": lines around the most-looked-at 10 % and 25 % of the picture
+MAP_CAPTION = ("the painting dimmed to grey, the saliency map in colour over it (brighter: more attention) and "
+               "white lines around the most-looked-at 10 % and 25 % of the picture")
+
+
+def map_backdrop(image, saliency: np.ndarray, colormap: str = "inferno", strength: float = 0.5) -> np.ndarray:
+    """A backdrop for scanpaths over a saliency map that keeps both readable: the painting dimmed to grey, the
+    map in colour over it on the shared scale (rendering.SCALES "even": 1× = an even spread), opaque enough to
+    read where attention is, and white contour lines around the most-looked-at MAP_SHARES of the picture."""
+    rgb = as_rgb(image)
+    saliency = np.asarray(saliency, dtype=np.float32)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    base = cv2.cvtColor((grey * 0.5).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    scaled = _scaled(saliency, "even")
+    alpha = np.minimum(1.0, 0.2 + 1.2 * float(strength) * scaled).astype(np.float32)
+    canvas = cv2.blendLinear(colorize(saliency, colormap, "even"), base, alpha, 1 - alpha)
+    thick = max(1, int(round(min(rgb.shape[:2]) / 400)))
+    ranked = np.sort(saliency.ravel())[::-1]
+    for k, share in enumerate(MAP_SHARES):
+        level = ranked[max(0, int(round(share * ranked.size)) - 1)]
+        mask = (saliency >= level).astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(canvas, contours, -1, (255, 255, 255), thick * (2 if k == 0 else 1), cv2.LINE_AA)
+    return canvas
+
+
 def draw_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | None = None, colormap: str = "inferno",
                    opacity: float = 0.5, upto: int | None = None) -> np.ndarray:
-    """RGB drawing: the image (or the saliency overlay when `saliency` is given), each scanpath in its own colour
-    as arrows between numbered circles whose area follows the fixation duration. `upto`: only the first
-    `upto` fixations of each path (for animation)."""
+    """RGB drawing: the image (or, when `saliency` is given, `map_backdrop`: the dimmed painting under the map),
+    each scanpath in its own colour as arrows between numbered circles whose area follows the fixation
+    duration, outlined in black so they read on light and dark places alike. `upto`: only the first `upto`
+    fixations of each path (for animation)."""
     rgb = as_rgb(image)
-    canvas = overlay(rgb, saliency, colormap, opacity) if saliency is not None else rgb.copy()
+    canvas = map_backdrop(rgb, saliency, colormap, opacity) if saliency is not None else rgb.copy()
     scale = float(min(rgb.shape[:2]))
     thick = max(1, int(round(scale / 250)))
     font = max(0.35, scale / 900)
@@ -74,7 +102,9 @@ def draw_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | None =
         pts = np.asarray(path)[: upto if upto is not None else None]
         centres = [(int(round(x)), int(round(y))) for x, y in pts[:, :2]]
         for a, b in zip(centres[:-1], centres[1:]):
-            cv2.arrowedLine(canvas, a, b, colour, thick, cv2.LINE_AA, tipLength=min(0.3, 12.0 / max(1.0, np.hypot(b[0] - a[0], b[1] - a[1]))))
+            tip = min(0.3, 12.0 / max(1.0, np.hypot(b[0] - a[0], b[1] - a[1])))
+            cv2.arrowedLine(canvas, a, b, (0, 0, 0), thick + 2, cv2.LINE_AA, tipLength=tip)
+            cv2.arrowedLine(canvas, a, b, colour, thick, cv2.LINE_AA, tipLength=tip)
         for i, ((cx, cy), d) in enumerate(zip(centres, pts[:, 2])):
             r = _radius(d, scale)
             cv2.circle(canvas, (cx, cy), r, colour, -1, cv2.LINE_AA)
@@ -87,7 +117,7 @@ def draw_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | None =
 
 
 def animate_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | None = None, out_dir=None,
-                      max_side: int = 640, speed: float = 1.0) -> str:
+                      max_side: int = 640, speed: float = 1.0, name: str = "scanpaths.gif") -> str:
     """A GIF of the gaze moving: frame i shows the first i fixations of every path; each frame lasts as long as
     the longest i-th fixation (÷ `speed`), so time runs like the recorded durations. Returns its path."""
     rgb = as_rgb(image)
@@ -99,15 +129,16 @@ def animate_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | Non
         saliency = cv2.resize(saliency, size, interpolation=cv2.INTER_AREA) if saliency is not None else None
         paths = [np.column_stack([p[:, :2] * f, p[:, 2]]) for p in paths]
     n = max((len(p) for p in paths), default=0)
+    backdrop = map_backdrop(rgb, saliency) if saliency is not None else rgb        # drawn once for every frame
     frames, durations = [], []
     for i in range(0, n + 1):
-        frames.append(Image.fromarray(draw_scanpaths(rgb, paths, saliency, upto=i)))
+        frames.append(Image.fromarray(draw_scanpaths(backdrop, paths, upto=i)))
         longest = max((p[i - 1, 2] for p in paths if len(p) >= i), default=300.0) if i else 400.0
         durations.append(int(np.clip(longest / speed, 60, 3000)))
     durations[-1] = 2000                                                        # hold the full picture
     folder = Path(out_dir) if out_dir else output_dir("scanpaths-")
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "scanpaths.gif"
+    path = folder / name
     # One palette for every frame, from the last one (it holds the painting and every path's colour): GIF
     # encoding then needs no quantisation of its own per frame.
     palette = frames[-1].quantize(256, method=Image.Quantize.FASTOCTREE)
@@ -122,8 +153,9 @@ def scanpath_rows(paths: list[np.ndarray]) -> list[dict]:
              "duration_ms": round(float(d), 1)} for k, p in enumerate(paths) for i, (x, y, d) in enumerate(p)]
 
 
-def export_scanpaths(paths: list[np.ndarray], image_shape, settings: dict | None = None, out_dir=None) -> tuple[str, str]:
-    """Write scanpaths.json (settings, image size, the paths) and scanpaths.csv (`scanpath_rows`); return paths."""
+def export_scanpaths(paths: list[np.ndarray], image_shape, settings: dict | None = None, out_dir=None,
+                     stem: str = "scanpaths") -> tuple[str, str]:
+    """Write {stem}.json (settings, image size, the paths) and {stem}.csv (`scanpath_rows`); return paths."""
     folder = Path(out_dir) if out_dir else output_dir("scanpaths-")
     folder.mkdir(parents=True, exist_ok=True)
     rows = scanpath_rows(paths)
@@ -131,7 +163,7 @@ def export_scanpaths(paths: list[np.ndarray], image_shape, settings: dict | None
     doc = {"image_width": int(w), "image_height": int(h), "settings": settings or {},
            "scanpaths": [[{k: r[k] for k in ("order", "x", "y", "duration_ms")} for r in rows if r["scanpath"] == s + 1]
                          for s in range(len(paths))]}
-    json_path, csv_path = folder / "scanpaths.json", folder / "scanpaths.csv"
+    json_path, csv_path = folder / f"{stem}.json", folder / f"{stem}.csv"
     json_path.write_text(json.dumps(doc, indent=1))
     with open(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["scanpath", "order", "x", "y", "duration_ms"])
@@ -142,16 +174,24 @@ def export_scanpaths(paths: list[np.ndarray], image_shape, settings: dict | None
 
 def scanpath_view(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.2, max_fixations: int = 10,
                   seed: int = 0, show_saliency: bool = False, colormap: str = "inferno"):
-    """Everything the tab shows: (drawing RGB, GIF path, JSON path, CSV path, rows)."""
-    rgb = as_rgb(image)
+    """Everything the tab shows: (drawing RGB, GIF path, JSON path, CSV path, rows). `image`: a file, an array
+    or a models.studio.painting.Painting; a painting larger than the models take is sampled on its working copy
+    and drawn at that size, while the exports and rows give x, y in the original image's pixels."""
+    painting = load_painting(image)
+    rgb = painting.rgb
     paths = sample_scanpaths(rgb, model_name, n_scanpaths, temperature, max_fixations, seed)
     saliency = None
     if show_saliency:
         saliency = predict_saliency(load_model(DEFAULT["saliency"]), rgb)
     folder = output_dir("scanpaths-")
     drawing = draw_scanpaths(rgb, paths, saliency, colormap)
-    gif = animate_scanpaths(rgb, paths, saliency, out_dir=folder)
+    gif = animate_scanpaths(rgb, paths, saliency, out_dir=folder, name=f"{painting.stem}-scanpaths.gif")
     settings = {"model": model_name, "n_scanpaths": int(n_scanpaths), "temperature": float(temperature),
                 "max_fixations": int(max_fixations), "seed": int(seed)}
-    json_path, csv_path = export_scanpaths(paths, rgb.shape, settings, out_dir=folder)
+    if painting.downscaled:                              # coordinates in the original image's pixels
+        f = painting.scale
+        paths = [np.column_stack([p[:, :2] * f, p[:, 2]]) for p in paths]
+        settings["sampled_at"] = list(painting.work_size)
+    w, h = painting.original_size
+    json_path, csv_path = export_scanpaths(paths, (h, w), settings, out_dir=folder, stem=f"{painting.stem}-scanpaths")
     return drawing, gif, json_path, csv_path, scanpath_rows(paths)

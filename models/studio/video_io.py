@@ -112,3 +112,75 @@ class VideoWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# ------------------------------------------------------------------------------------------------ upload previews
+
+BROWSER_CODECS = ("h264", "vp8", "vp9", "av1")          # what every current browser plays in MP4 / WebM
+BROWSER_CONTAINERS = ("mp4", "mov", "webm", "matroska")  # FFmpeg's demuxer names (mp4 is "mov,mp4,m4a,…")
+BROWSER_PIXEL_FORMATS = ("yuv420p", "yuvj420p")
+
+
+def browser_plays(path: str | Path) -> bool:
+    """Whether browsers play this video file as it is: an MP4 / WebM container holding H.264, VP8, VP9 or AV1
+    in 4:2:0. False for what they refuse (MPEG-4 Part 2 "mp4v", MJPEG, ProRes, 4:4:4 H.264, AVI, …) and for
+    files PyAV cannot open (the caller then leaves them to the processing's own checks)."""
+    try:
+        import av
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            if not streams:
+                return False
+            ctx = streams[0].codec_context
+            formats = set(container.format.name.split(","))
+            return (ctx.name in BROWSER_CODECS and bool(formats & set(BROWSER_CONTAINERS))
+                    and (ctx.pix_fmt or "yuv420p") in BROWSER_PIXEL_FORMATS)
+    except Exception:                   # not a video, or no PyAV: nothing to convert
+        return False
+
+
+def browser_preview(path: str | Path, out_path: str | Path, max_width: int | None = None,
+                    max_frames: int | None = None, progress=None) -> str:
+    """Transcode a video to an H.264 MP4 that browsers play (at most `max_width` wide, the first `max_frames`
+    frames, the same frame rate): for previewing uploads in codecs browsers refuse. `progress(done, total)`
+    after each frame. Returns `out_path`; ValueError when the file cannot be decoded."""
+    import av
+    name = Path(path).name
+    try:
+        container = av.open(str(path))
+    except Exception as err:
+        raise ValueError(f"could not read '{name}' as a video ({type(err).__name__})") from None
+    with container:
+        if not container.streams.video:
+            raise ValueError(f"could not read '{name}' as a video (it has no video stream)")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or 30
+        total = stream.frames or 0
+        if max_frames:
+            total = min(total, max_frames) if total else max_frames
+        writer = None
+        done = 0
+        try:
+            for frame in container.decode(stream):
+                rgb = frame.to_ndarray(format="rgb24")
+                if writer is None:
+                    h, w = rgb.shape[:2]
+                    if max_width and w > max_width:
+                        w, h = max_width, max(2, round(h * max_width / w))
+                    writer = VideoWriter(out_path, float(rate), (w, h), codec=PYAV_CODEC)
+                writer.write(rgb)
+                done += 1
+                if progress is not None:
+                    progress(done, max(total, done))
+                if max_frames and done >= max_frames:
+                    break
+        except av.error.FFmpegError as err:
+            if writer is None:
+                raise ValueError(f"could not read '{name}' as a video ({err})") from None
+        finally:
+            if writer is not None:
+                writer.close()
+    if writer is None:
+        raise ValueError(f"could not read any frame of '{name}'")
+    return str(out_path)
