@@ -401,8 +401,8 @@ def test_browser_evaluate_tab_shows_the_error_and_stays_usable(page, tmp_path):
     page.get_by_role("tab", name="Evaluate").click()
     np.save(tmp_path / "pred.npy", np.ones((20, 20)))
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    page.locator("#pred-file input[type=file]").set_input_files(str(tmp_path / "pred.npy"))
-    page.locator("#gt-file input[type=file]").set_input_files(str(tmp_path / "bad.csv"))
+    _upload_file(page, "#pred-file", tmp_path / "pred.npy")
+    _upload_file(page, "#gt-file", tmp_path / "bad.csv")
     page.get_by_role("button", name="Score").click()
     page.get_by_text("columns x and y").first.wait_for(timeout=30000)
     # the same tab keeps working: a valid CSV, the other protocol and another blur give a metrics table
@@ -412,7 +412,7 @@ def test_browser_evaluate_tab_shows_the_error_and_stays_usable(page, tmp_path):
     (tmp_path / "good.csv").write_text("x,y\n6,6\n7,7\n15,3\n")
     for box, new in (("#pred-file", "pred2.npy"), ("#gt-file", "good.csv")):
         page.locator(f"{box} button[aria-label='Clear']").click()          # the user removes the file first
-        page.locator(f"{box} input[type=file]").set_input_files(str(tmp_path / new))
+        _upload_file(page, box, tmp_path / new)
     page.locator("#eval-protocol").get_by_label("tuebingen").check()
     page.locator("#eval-sigma input").fill("3")
     page.get_by_role("button", name="Score").click()
@@ -497,6 +497,13 @@ def _upload(page, box: str, path: Path) -> None:
     page.locator(f"{box} input[type=file]").set_input_files(str(path))
     page.wait_for_function("([box, name]) => { const i = document.querySelector(box + ' img');"
                            " return i && i.src.endsWith('/' + name); }", arg=[box, path.name], timeout=30000)
+
+
+def _upload_file(page, box: str, path: Path) -> None:
+    """Upload into a File box and wait until its name is listed (a click made during the upload is dropped)."""
+    page.locator(f"{box} input[type=file]").set_input_files(str(path))
+    page.wait_for_function("([box, name]) => { const b = document.querySelector(box);"
+                           " return b && b.innerText.includes(name); }", arg=[box, path.name], timeout=30000)
 
 
 def _choose(page, box: str, option: str) -> None:
