@@ -14,6 +14,9 @@ folder, 24 px with a warning. The JSON's "sigma" says which σ was used and why.
 scores every image and needs no splits.csv. sAUC negatives: the fixations of the other images of the same split,
 rescaled to this image (MIT mode: 10 random other images, as Borji). IG baseline: the `centerbias` model.
 The `gold` model is scored leave-one-subject-out: each subject's fixations against the map of the others.
+`--style NAME` scores the model on a painterly copy of the split (training/painterly.py: same images, sizes and
+fixations, the image rendered in that painting style, cached outside git); the JSON then also holds "style" and
+"style_seed". `gold` does not look at the image, so a style does not change it.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ from tqdm import tqdm
 from models import create_model, model_entry, predict_saliency
 from training.cli import run_and_report
 from training.config import SIGMA_PX, resolve_sigma
-from training.datasets import ALL, GazeDataset, load_dataset
+from training.datasets import ALL, GazeDataset
+from training.painterly import PHOTO, TEST_STYLES, load_painterly
 from training.metrics import saliency as sal_metrics
 from training.metrics.files import write_per_image_csv
 
@@ -75,13 +79,15 @@ def score_gold(model, ds, image, protocol, base, others, gt_map, rng, sigma_px: 
 
 def evaluate(model_name: str, data: str, split: str, protocol: str = "mit", limit: int | None = None,
              seed: int = 0, progress: bool = True, sigma: str | float | None = None, ppd: float | None = None,
-             per_image: str | None = None) -> dict:
+             per_image: str | None = None, style: str | None = None, style_seed: int = 0,
+             cache: str | None = None) -> dict:
     """`sigma`, `ppd`: the empirical map's blur (training.config.resolve_sigma); `per_image`: a CSV path for one
-    row per image with every metric."""
+    row per image with every metric; `style`: a painterly test style (training.painterly.TEST_STYLES), seeded by
+    `style_seed`, styled images cached under `cache`."""
     entry = model_entry(model_name)
     if entry.task != "saliency":
         raise ValueError(f"'{model_name}' is a {entry.task} model; use training.evaluate_scanpaths for scanpaths")
-    ds = load_dataset(data, split)
+    ds = load_painterly(data, split, style, style_seed, cache)
     sig = resolve_sigma(ds.name, sigma, ppd)
     if sigma is None and ppd is None and ds.name not in SIGMA_PX:
         print(f"warning: empirical-map σ = {sig['source']}", file=sys.stderr)
@@ -91,13 +97,16 @@ def evaluate(model_name: str, data: str, split: str, protocol: str = "mit", limi
     images = ds.images[:limit] if limit else ds.images
     if not images:
         raise ValueError(f"{ds.root}: no images with fixations in split '{split}'")
+    desc = f"{model_name} on {ds.name}/{split}{f' [{style}]' if style else ''} ({protocol})"
     rows = {image: score_image(model, ds, image, protocol, baseline, rng, sig["px"])
-            for image in tqdm(images, desc=f"{model_name} on {ds.name}/{split} ({protocol})", disable=not progress)}
+            for image in tqdm(images, desc=desc, disable=not progress)}
     first = next(iter(rows.values()))
     metrics = {k: float(np.mean([r[k] for r in rows.values()])) for k in first}
     result = {"model": model_name, "dataset": ds.name, "split": split, "protocol": protocol,
               "n_images": len(images), "sigma_px": sig["px"], "sigma": sig,
               "gt": f"fixations (all subjects) + empirical map σ={sig['px']} px", "metrics": metrics}
+    if style:
+        result.update(style=style, style_seed=style_seed)
     if per_image:
         result["per_image"] = str(write_per_image_csv(per_image, rows))
     return result
@@ -116,11 +125,17 @@ def main(argv=None) -> int:
                                                   "σ = 1 degree")
     parser.add_argument("--limit", type=int, default=0, help="only the first N images (smoke runs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--style", choices=[*TEST_STYLES, PHOTO],
+                        help="score on a painterly copy of the split in this style (training/painterly.py); "
+                             f"'{PHOTO}': the photos, recorded with a style (a reference for --limit runs)")
+    parser.add_argument("--style_seed", type=int, default=0, help="seed of the painterly style")
+    parser.add_argument("--cache", help="cache folder for styled images (default $PAINTERLY_CACHE or ~/.cache/...)")
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--per_image", metavar="FILE.csv", help="also write one CSV row per image, every metric")
     args = parser.parse_args(argv)
     return run_and_report(lambda: evaluate(args.model, args.data, args.split, args.protocol, args.limit or None,
-                                           args.seed, sigma=args.sigma, ppd=args.ppd, per_image=args.per_image),
+                                           args.seed, sigma=args.sigma, ppd=args.ppd, per_image=args.per_image,
+                                           style=args.style, style_seed=args.style_seed, cache=args.cache),
                           args.out)
 
 

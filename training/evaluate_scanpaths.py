@@ -12,6 +12,8 @@ the others (leave one out). Generated scanpaths have the median human length unl
 Every result also holds "population": the sampled viewers against the human viewers of the same images as
 distributions (training/metrics/population.py: durations, saccade amplitudes, fixations per path, diversity,
 fixations stacked within 1°). `--population_only` skips the per-path scores, which dominate the run time.
+`--style NAME` draws the model's scanpaths on a painterly copy of the split (training/painterly.py: same images,
+sizes and human scanpaths, the image rendered in that style); the JSON then also holds "style" and "style_seed".
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from tqdm import tqdm
 from models import DEFAULT, create_model, model_entry
 from models.runtime.scanpath import SaliencySampler, SPGEnScanpathModel
 from training.cli import run_and_report
-from training.datasets import load_dataset
+from training.painterly import PHOTO, TEST_STYLES, load_painterly
 from training.metrics import scanpath as sp_metrics
 from training.metrics.population import population_metrics
 
@@ -34,12 +36,16 @@ HUMAN = "human"
 def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5, limit: int | None = None,
                        temperature: float | None = None, seed: int = 0, progress: bool = True,
                        sharpness: float | None = None, weights: str | None = None, label: str | None = None,
-                       population_only: bool = False) -> dict:
+                       population_only: bool = False, style: str | None = None, style_seed: int = 0,
+                       cache: str | None = None) -> dict:
     """`weights`: another weights folder for a trained model (e.g. an ablation); `label`: the name written
-    into the result (so make_results keeps it apart from the bundled model)."""
+    into the result (so make_results keeps it apart from the bundled model); `style`: a painterly test style
+    (training.painterly.TEST_STYLES) seeded by `style_seed`, styled images cached under `cache`."""
     if model_name != HUMAN and model_entry(model_name, with_weights=bool(weights)).task != "scanpath":
         raise ValueError(f"'{model_name}' is not a scanpath model; scanpath models: use models.list_models('scanpath')")
-    ds = load_dataset(data, split)
+    if style not in (None, PHOTO) and model_name == HUMAN:
+        raise ValueError("--style is for a model: the human scanpaths were recorded on the photos")
+    ds = load_painterly(data, split, style, style_seed, cache)
     if weights and model_name == HUMAN:
         raise ValueError("--weights is for a model, not for the human scores")
     model = None if model_name == HUMAN else create_model(model_name, **({"weights": weights} if weights else {}))
@@ -49,7 +55,8 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
         model.sharpness = float(sharpness)
     images = ds.images[:limit] if limit else ds.images
     rows, sampled, observed, sizes, diversities = [], [], [], [], []
-    for k, image in enumerate(tqdm(images, desc=f"{model_name} on {ds.name}/{split}", disable=not progress)):
+    desc = f"{model_name} on {ds.name}/{split}{f' [{style}]' if style else ''}"
+    for k, image in enumerate(tqdm(images, desc=desc, disable=not progress)):
         humans = [p for p in ds.scanpaths(image).values() if len(p) > 0]
         size = ds.sizes[image]
         clusters = sp_metrics.fit_fixation_clusters(humans)
@@ -78,7 +85,8 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
             "sharpness": model.sharpness if isinstance(model, SPGEnScanpathModel) else None,
             # the saliency model a sampling baseline draws from (it follows the registry default)
             "saliency_model": DEFAULT["saliency"] if isinstance(model, SaliencySampler) else None,
-            "metrics": metrics, "population": population}
+            "metrics": metrics, "population": population,
+            **({"style": style, "style_seed": style_seed} if style else {})}
 
 
 def draw_samples(model, rgb: np.ndarray, count: int, temperature: float | None, seed: int) -> list[np.ndarray]:
@@ -111,12 +119,18 @@ def main(argv=None) -> int:
     parser.add_argument("--sharpness", type=float, default=None, help="read-out sharpness (SPGEn; default: the model's own)")
     parser.add_argument("--population_only", action="store_true",
                         help="only the population comparison (skips the per-path scores; use --samples 10 or more)")
+    parser.add_argument("--style", choices=[*TEST_STYLES, PHOTO],
+                        help="draw on a painterly copy of the split in this style (training/painterly.py); "
+                             f"'{PHOTO}': the photos, recorded with a style (a reference for --limit runs)")
+    parser.add_argument("--style_seed", type=int, default=0, help="seed of the painterly style")
+    parser.add_argument("--cache", help="cache folder for styled images (default $PAINTERLY_CACHE or ~/.cache/...)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     return run_and_report(lambda: evaluate_scanpaths(args.model, args.data, args.split, args.samples, args.limit or None,
                                   args.temperature, args.seed, sharpness=args.sharpness,
                                   weights=args.weights, label=args.label,
-                                  population_only=args.population_only), args.out)
+                                  population_only=args.population_only, style=args.style,
+                                  style_seed=args.style_seed, cache=args.cache), args.out)
 
 
 if __name__ == "__main__":

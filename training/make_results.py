@@ -62,6 +62,8 @@ def load(results_dir: Path) -> tuple[dict, dict]:
     saliency, scanpath = defaultdict(dict), defaultdict(dict)
     for path in sorted(results_dir.glob("**/*.json")):
         r = json.loads(path.read_text())
+        if isinstance(r, dict) and r.get("style"):                   # painterly runs: their own tables
+            continue
         if "protocol" in r:
             saliency[(r["dataset"], r["split"], r["protocol"])][r["model"]] = r
         elif "samples" in r and r.get("metrics"):                    # population-only runs have no per-path scores
@@ -278,6 +280,158 @@ def temperature_tables(results_dir: Path) -> list[str]:
     return lines
 
 
+PAINTERLY_TARGET = 0.90            # "Paintings, measured": NSS on each painterly split ≥ 0.90 × photo NSS
+PAINTERLY_MODEL = "effsal-lite0"   # the default saliency model
+PHOTO = "photo"
+
+
+def _drop(value: float, photo: float, lower_is_better: bool = False) -> str:
+    """Relative change from the photo score, as a signed percentage of it ("−12.3 %": worse)."""
+    if not photo:
+        return "–"
+    change = (value - photo) / abs(photo) * 100
+    return f"{_signed(-change if lower_is_better else change)} %"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def load_painterly(results_dir: Path) -> tuple[dict, dict]:
+    """{(dataset, split, protocol): {model: {style: result}}} and {(dataset, split): {model: {style: result}}}
+    from the JSON files that carry a "style" (`--style`)."""
+    saliency, scanpath = defaultdict(lambda: defaultdict(dict)), defaultdict(lambda: defaultdict(dict))
+    for path in sorted(results_dir.glob("**/*.json")):
+        r = json.loads(path.read_text())
+        if not isinstance(r, dict) or not r.get("style"):
+            continue
+        if "protocol" in r:
+            saliency[(r["dataset"], r["split"], r["protocol"])][r["model"]][r["style"]] = r
+        elif "samples" in r and r.get("metrics"):
+            scanpath[(r["dataset"], r["split"])][r["model"]][r["style"]] = r
+    return saliency, scanpath
+
+
+def _with_photo(runs: dict, reference: dict) -> dict:
+    """Each model's styled runs plus its photo run: a `--style photo` run if there is one, else the plain result
+    of the same model on the same split when it scored as many images (a `--limit` run needs its own)."""
+    out = {}
+    for model, styles in runs.items():
+        styles = dict(styles)
+        if PHOTO not in styles and model in reference:
+            n = {r["n_images"] for s, r in styles.items()}
+            if n == {reference[model]["n_images"]}:
+                styles[PHOTO] = reference[model]
+        out[model] = styles
+    return out
+
+
+def painterly_tables(results_dir: Path, saliency: dict, scanpath: dict) -> list[str]:
+    """Markdown: every model photo vs each painterly test style (training/painterly.py), with the drop."""
+    from training.painterly import STYLE_DESCRIPTIONS, TEST_STYLES
+    sal_runs, scan_runs = load_painterly(results_dir)
+    if not sal_runs and not scan_runs:
+        return []
+    known = list(TEST_STYLES)
+    lines = ["## Painterly test splits: photo vs painting styles", "",
+             "The test splits rendered in painting styles that keep the geometry, so the recorded fixations stay "
+             "valid (`training/painterly.py`; `python -m training.painterly --data osie --split test --style oil "
+             "--out DIR` writes them for a look; generated on the fly, seeded, cached outside git). Scored by "
+             "`training.evaluate --style` / `training.evaluate_scanpaths --style`, everything else as for the "
+             "photos. None of these styles is a training augmentation or a Barlow Twins view transform "
+             "(`painterly.TRAINING_TRANSFORMS`, tested). Cells: the score and its change from the photo score "
+             "(negative = worse). `centerbias` reads only the image size and `gold` only the gaze, so no style "
+             "can change them; they are not run.", ""]
+    lines += [f"- `{name}`: {STYLE_DESCRIPTIONS[name]}" for name in known] + [""]
+    # The target, from the results.
+    target_rows = []
+    for (dataset, split, protocol), models in sorted(sal_runs.items()):
+        styles = _with_photo(models, saliency.get((dataset, split, protocol), {})).get(PAINTERLY_MODEL, {})
+        if PHOTO not in styles:
+            continue
+        photo = styles[PHOTO]["metrics"]["nss"]
+        for style in [s for s in known if s in styles]:
+            nss = styles[style]["metrics"]["nss"]
+            ratio = nss / photo
+            target_rows.append(f"| {dataset} {split} / {protocol} | {style} | {photo:.3f} | {nss:.3f} | {ratio:.3f} | "
+                               f"{'meets' if ratio >= PAINTERLY_TARGET else 'misses'} |")
+    if target_rows:
+        lines += [f"### Target: `{PAINTERLY_MODEL}` NSS on each painterly split ≥ {PAINTERLY_TARGET:.2f} × photo", "",
+                  "| data / protocol | style | photo NSS | painterly NSS | ratio | target |",
+                  "|---|---|---|---|---|---|", *target_rows, ""]
+    for (dataset, split, protocol), models in sorted(sal_runs.items()):
+        rows = _with_photo(models, saliency.get((dataset, split, protocol), {}))
+        styles = [s for s in known if any(s in r for r in rows.values())]
+        order = sorted(rows, key=lambda m: (ORDER.get(m, 50), m))
+        n = sorted({r["n_images"] for st in rows.values() for r in st.values()})
+        lines += [f"### Saliency NSS — {dataset} {split} ({', '.join(map(str, n))} images), protocol: {protocol}", "",
+                  "| model | photo | " + " | ".join(styles) + " |", "|---" * (len(styles) + 2) + "|"]
+        drops = defaultdict(list)
+        for model in order:
+            st = rows[model]
+            photo = st.get(PHOTO, {}).get("metrics", {}).get("nss")
+            cells = [f"{photo:.3f}" if photo is not None else "–"]
+            for style in styles:
+                if style not in st:
+                    cells.append("–")
+                    continue
+                nss = st[style]["metrics"]["nss"]
+                cells.append(f"{nss:.3f} ({_drop(nss, photo)})" if photo is not None else f"{nss:.3f}")
+                if photo:
+                    drops[style].append((nss - photo) / abs(photo) * 100)
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        if drops:
+            worst = sorted(drops, key=lambda s: np_mean(drops[s]))
+            lines += ["", "Mean NSS change over these models, worst first: "
+                      + ", ".join(f"{s} {_signed(np_mean(drops[s]))} %" for s in worst) + "."]
+        lines += ["", f"#### All metrics — {dataset} {split}, protocol: {protocol}", "",
+                  "| model | style | " + " | ".join(label for _, label in SALIENCY_COLUMNS) + " |",
+                  "|---" * (len(SALIENCY_COLUMNS) + 2) + "|"]
+        for model in order:
+            st = rows[model]
+            for style in [PHOTO] + styles:
+                if style not in st:
+                    continue
+                m = st[style]["metrics"]
+                lines.append(f"| {model} | {style} | " + " | ".join(f"{m[k]:.3f}" if k in m else "–"
+                                                                   for k, _ in SALIENCY_COLUMNS) + " |")
+        lines.append("")
+    for (dataset, split), models in sorted(scan_runs.items()):
+        rows = _with_photo(models, scanpath.get((dataset, split), {}))
+        styles = [s for s in known if any(s in r for r in rows.values())]
+        n = sorted({r["n_images"] for st in rows.values() for r in st.values()})
+        full = {r["n_images"] for r in scanpath.get((dataset, split), {}).values()}
+        limited = f" — the first {', '.join(map(str, n))} images of the split (`--limit`; the split has " \
+                  f"{', '.join(map(str, sorted(full)))}), photo scored on the same images" if full and set(n) != full else ""
+        samples = sorted({r["samples"] for st in rows.values() for r in st.values()})
+        lines += [f"### Scanpaths — {dataset} {split}{limited}", "",
+                  f"{', '.join(map(str, samples))} samples per image, each scored against every subject's scanpath "
+                  "(as in the scanpath tables). SequenceScore (change from photo):", "",
+                  "| model | photo | " + " | ".join(styles) + " |", "|---" * (len(styles) + 2) + "|"]
+        for model in sorted(rows):
+            st = rows[model]
+            photo = st.get(PHOTO, {}).get("metrics", {}).get("sequence_score")
+            cells = [f"{photo:.3f}" if photo is not None else "–"]
+            for style in styles:
+                v = st.get(style, {}).get("metrics", {}).get("sequence_score")
+                cells.append("–" if v is None else f"{v:.3f} ({_drop(v, photo)})" if photo is not None else f"{v:.3f}")
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        lines += ["", "| model | style | " + " | ".join(label for _, label in SCANPATH_COLUMNS) + " |",
+                  "|---" * (len(SCANPATH_COLUMNS) + 2) + "|"]
+        for model in sorted(rows):
+            for style in [PHOTO] + styles:
+                if style in rows[model]:
+                    m = rows[model][style]["metrics"]
+                    lines.append(f"| {model} | {style} | " + " | ".join(f"{m[k]:.3f}" if k in m else "–"
+                                                                       for k, _ in SCANPATH_COLUMNS) + " |")
+        lines.append("")
+    return lines
+
+
+def np_mean(values) -> float:
+    return float(sum(values) / len(values))
+
+
 def render(saliency: dict, scanpath: dict, panorama: list[str] | None = None,
            temperature: list[str] | None = None) -> str:
     out = ["# Results", "",
@@ -324,7 +478,8 @@ def main(argv=None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     extra = (population_tables(Path(args.results)) + ssl_table(Path(args.results), scanpath)
              + ablation_table(Path(args.results), scanpath)
-             + temperature_tables(Path(args.results)) + domain_table(Path(args.results), scanpath))
+             + temperature_tables(Path(args.results)) + domain_table(Path(args.results), scanpath)
+             + painterly_tables(Path(args.results), saliency, scanpath))
     Path(args.out).write_text(render(saliency, scanpath, panorama, extra) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -10,6 +10,9 @@ from torch.utils.data import Dataset
 
 from training.datasets import load_dataset
 
+# What `_augment` applies (train only). Declared for training.painterly: no painterly test style may be one of these.
+AUGMENTATIONS = ("horizontal-flip", "zoom-crop", "contrast-brightness-jitter", "saturation-jitter", "greyscale")
+
 
 class SaliencyTrainingSet(Dataset):
     """Preloads every image of the given splits at `input_size` (H, W); returns

@@ -16,6 +16,9 @@ from torch.utils.data import Dataset
 
 from training.datasets import load_dataset
 
+# What `__getitem__` applies with augment=True. Declared for training.painterly: no painterly test style may be
+# one of these.
+AUGMENTATIONS = ("horizontal-flip",)
 MIN_DURATION_MS = 20.0          # clamp before the log: a few recorded durations are 0
 
 

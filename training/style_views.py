@@ -15,6 +15,12 @@ import cv2
 import numpy as np
 import torch
 
+# What a Barlow Twins view goes through (`StyleViews.view`: random_crop, transfer_colour, photometric_and_texture).
+# Declared for training.painterly: no painterly test style may be one of these.
+VIEW_TRANSFORMS = ("random-resized-crop", "horizontal-flip", "reinhard-colour-transfer", "saturation-jitter",
+                   "contrast-brightness-jitter", "greyscale", "gaussian-blur", "unsharp-sharpening", "film-grain",
+                   "posterise")
+
 
 def lab_statistics(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each CIE Lab channel of a uint8 RGB image (float32 Lab)."""
