@@ -32,14 +32,19 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
+def check_file(path: Path) -> None:
+    """ValueError unless `path` is a file with something in it."""
+    if not path.is_file():
+        raise ValueError(f"{path.name}: no such file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path.name}: the file is empty")
+
+
 def load_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
     """An image file → RGB uint8 (H, W, 3). Animated images give their first frame."""
     path = Path(path)
     name = path.name
-    if not path.is_file():
-        raise ValueError(f"{name}: no such file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{name}: the file is empty")
+    check_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

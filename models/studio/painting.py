@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from models import as_rgb
-from models.image_io import FORMATS, MAX_SIDE, MIN_SIDE, load_image
+from models.image_io import FORMATS, MAX_SIDE, MIN_SIDE, check_file, load_image
 
 WORK_SIDE = MAX_SIDE                 # 4096: the longest side the models are given
 MAX_PIXELS = 80_000_000              # refused above this (e.g. 10000×8000): a decompression-bomb guard
@@ -108,10 +108,7 @@ def _decode(path: Path) -> np.ndarray:
 def _header_size(path: Path) -> tuple[int, int]:
     """(w, h) from the file's header; ValueError for non-images and decompression bombs."""
     name = path.name
-    if not path.is_file():
-        raise ValueError(f"{name}: no such file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{name}: the file is empty")
+    check_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)      # sizes are checked below

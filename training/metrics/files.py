@@ -76,17 +76,22 @@ def load_map(path: str | Path) -> np.ndarray:
     return arr
 
 
-def load_fixations_csv(path: str | Path, size: tuple[int, int]) -> np.ndarray:
-    """CSV with columns x,y (pixels) → (N, 2); every row checked against size (width, height)."""
-    path = Path(path)
-    width, height = size
+def read_csv_text(path: Path) -> str:
+    """A CSV file's text; ValueError for a file that is not UTF-8 text."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise ValueError(f"{path.name}: not UTF-8 text (byte {err.start}); save the CSV as UTF-8") from None
     if "\x00" in text:
         raise ValueError(f"{path.name}: a binary file, not a CSV")
-    with io.StringIO(text, newline="") as f:
+    return text
+
+
+def load_fixations_csv(path: str | Path, size: tuple[int, int]) -> np.ndarray:
+    """CSV with columns x,y (pixels) → (N, 2); every row checked against size (width, height)."""
+    path = Path(path)
+    width, height = size
+    with io.StringIO(read_csv_text(path), newline="") as f:
         reader = csv.DictReader(f)
         columns = [c.strip() for c in (reader.fieldnames or [])]
         if "x" not in columns or "y" not in columns:

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from training.metrics import scanpath as sp_metrics
+from training.metrics.files import read_csv_text
 
 ID_COLUMNS = ("subject", "participant", "observer", "scanpath", "scanpath_id", "subject_id", "participant_id")
 ORDER_COLUMNS = ("order", "index", "idx", "fixation", "fixation_index")
@@ -40,16 +41,6 @@ MAX_SCANPATHS = 100               # per file: MultiMatch's alignment is quadrati
 MAX_SCANPATH_LENGTH = 300         # fixations per scanpath
 
 __all__ = ["read_scanpaths_csv", "score_scanpaths", "ID_COLUMNS", "ORDER_COLUMNS", "DURATION_COLUMNS"]
-
-
-def _read_text(path: Path) -> str:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path.name}: not UTF-8 text (byte {err.start}); save the CSV as UTF-8") from None
-    if "\x00" in text:
-        raise ValueError(f"{path.name}: a binary file, not a CSV")
-    return text
 
 
 def _number(path: Path, line_no: int, row: dict, column: str) -> float:
@@ -69,7 +60,7 @@ def read_scanpaths_csv(path, size: tuple[int, int], image: str | None = None) ->
     selects the rows of one image when the file has an ``image`` column with several values."""
     path = Path(path)
     width, height = size
-    with io.StringIO(_read_text(path), newline="") as f:
+    with io.StringIO(read_csv_text(path), newline="") as f:
         reader = csv.DictReader(f)
         columns = [(c or "").strip().lower() for c in (reader.fieldnames or [])]
         reader.fieldnames = columns
