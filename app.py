@@ -381,6 +381,14 @@ def examples_html(paintings: list[dict]) -> str:
     return f'<div class="examples-strip" role="group" aria-label="Example paintings">{buttons}</div>'
 
 
+def painting_input(examples: list[dict], prefix: str) -> gr.Image:
+    """A tab's painting upload (rendered later, in its column) with the example paintings above it."""
+    image = local_example(image_upload(label="Painting or photo", elem_id=f"{prefix}-image", render=False),
+                          "painting.jpg")
+    painting_examples(examples, image, f"{prefix}-examples")
+    return image
+
+
 def painting_examples(examples: tuple[list[dict], str], target: gr.Image, elem_id: str) -> None:
     """The example paintings as captioned thumbnails; a click loads one into `target`. Or a line saying why there
     are none. Put at the top of a tab, where a visitor starts."""
@@ -405,9 +413,7 @@ def build_overview_tab(examples: tuple[list[dict], str]) -> None:
     with gr.Tab("Overview"):
         gr.Markdown("One painting, every view: where attention goes (the best saliency model), a few sampled "
                     "scanpaths, and numbers that summarise the map, read out in plain words.")
-        image = local_example(image_upload(label="Painting or photo", elem_id="ov-image", render=False),
-                              "painting.jpg")
-        painting_examples(examples, image, "ov-examples")
+        image = painting_input(examples, "ov")
         with gr.Row():
             with gr.Column():
                 image.render()
@@ -444,9 +450,7 @@ def build_saliency_tab(examples: tuple[list[dict], str]) -> None:
     with gr.Tab("Saliency"):
         gr.Markdown("A saliency map is a probability distribution over the image: the share of viewers' "
                     "fixations each place is predicted to receive. Brighter colours mean more attention.")
-        image = local_example(image_upload(label="Painting or photo", elem_id="sal-image", render=False),
-                              "painting.jpg")
-        painting_examples(examples, image, "sal-examples")
+        image = painting_input(examples, "sal")
         state = gr.State(None)
         with gr.Row():
             with gr.Column():
@@ -521,9 +525,7 @@ def build_scanpath_tab(examples: tuple[list[dict], str]) -> None:
                     "numbered circles are fixations (area ∝ duration), arrows the saccades between them. "
                     "Temperature 0 gives the model's single most likely scanpath; higher values add noise, "
                     "so the sampled scanpaths differ more from each other (people differ too).")
-        image = local_example(image_upload(label="Painting or photo", elem_id="sp-image", render=False),
-                              "painting.jpg")
-        painting_examples(examples, image, "sp-examples")
+        image = painting_input(examples, "sp")
         with gr.Row():
             with gr.Column():
                 image.render()
