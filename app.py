@@ -19,10 +19,11 @@ import numpy as np
 from models import DEFAULT
 from models.api import warm_up
 from models.runtime.memory import limit_malloc_arenas, releases_memory
-from models.studio import gallery, overview_tab, panorama_tab, rendering, saliency_tab, scanpath_tab
+from models.studio import batch, evaluate_tab, gallery, overview_tab, panorama_tab, rendering, saliency_tab, scanpath_tab
 from models.studio.files import image_files
 from models.studio.painting import LIMITS, file_stem, load_painting
-from training.metrics.files import score_pair
+from training import studio_evaluate
+from training.metrics.files import BASELINES_NOTE
 
 VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
 CSS = """
@@ -208,20 +209,48 @@ def run_overview(image, n_scanpaths, temperature, seed):
     return files[f"{stem}-attention"], files[f"{stem}-scanpaths"], result["rows"], result["reading"] + note
 
 
+BATCH_TABLE = ("image", "status", "note", "width", "height", "runtime_ms", "peak_x", "peak_y", "entropy", "top_10")
 BOTH_FILES = "Upload both a predicted map and a ground truth (a map or a fixations CSV)."
 
 
 @handler(needs={"pred_file": BOTH_FILES, "gt_file": BOTH_FILES}, errors=(ValueError, OSError))
 def run_evaluate(pred_file, gt_file, protocol, sigma):
-    scores = score_pair(pred_file, gt_file, protocol, float(sigma))
-    return [[METRIC_LABELS.get(k, k), round(v, 4)] for k, v in scores.items()]
+    result = studio_evaluate.score_maps(pred_file, gt_file, protocol, float(sigma))
+    table = [[METRIC_LABELS.get(k, k), round(v, 4)] for k, v in result["scores"].items()]
+    name = f"{file_stem(pred_file, 'prediction')}-vs-{file_stem(gt_file, 'ground-truth')}"
+    return table, image_files("evaluate-", {name: result["drawing"]})[name], result["note"]
+
+
+HUMAN_SCANPATHS = "Upload a painting and a CSV of human scanpaths (columns subject, x, y; optional duration_ms, order)."
+
+
+@handler(needs={"image": HUMAN_SCANPATHS, "humans_csv": HUMAN_SCANPATHS}, errors=(ValueError, OSError))
+def run_evaluate_scanpaths(image, humans_csv, model_name, n_samples, seed):
+    result = studio_evaluate.score_scanpath_upload(image, humans_csv, model_name, int(n_samples), int(seed))
+    stem = file_stem(image)
+    files = image_files("evaluate-scanpaths-", {f"{stem}-human-scanpaths": result["humans"],
+                                                f"{stem}-{model_name}-scanpaths": result["model"]})
+    return result["rows"], files[f"{stem}-human-scanpaths"], files[f"{stem}-{model_name}-scanpaths"], result["note"]
+
+
+@handler(needs={"files": f"Upload images or a .zip of them ({batch.LIMITS})."}, errors=(ValueError, OSError))
+def run_batch(files, model_name, progress=gr.Progress()):
+    paths = [str(f) for f in (files if isinstance(files, list) else [files])]
+    result = batch.run_batch(paths, model_name,
+                             progress=lambda done, total, name: progress((done, total), desc=f"images ({name})"))
+    done = sum(row["status"] == "ok" for row in result["rows"])
+    skipped = len(result["rows"]) - done
+    table = [[row.get(c, "") for c in BATCH_TABLE] for row in result["rows"]]
+    note = f"**{model_name}**: {done} maps" + (f"; {skipped} files skipped (listed in the summary)" if skipped else "")
+    return [result["zip"], result["summary"]], table, note
 
 
 @handler(needs={"image": UPLOAD_IMAGE})
-def run_scanpaths(image, model_name, n_scanpaths, temperature, max_fixations, seed, show_saliency):
+def run_scanpaths(image, model_name, n_scanpaths, temperature, viewing_time_s, seed, show_saliency):
     painting = load_painting(image)
     drawing, gif, json_path, csv_path, rows = scanpath_tab.scanpath_view(
-        painting, model_name, int(n_scanpaths), float(temperature), int(max_fixations), int(seed), bool(show_saliency))
+        painting, model_name, int(n_scanpaths), float(temperature), float(viewing_time_s), int(seed),
+        bool(show_saliency))
     table = [[r["scanpath"], r["order"], r["x"], r["y"], r["duration_ms"]] for r in rows]
     name = f"{painting.stem}-scanpaths"
     return image_files("scanpaths-", {name: drawing})[name], gif, [json_path, csv_path], table
@@ -418,11 +447,11 @@ def build_overview_tab(examples: tuple[list[dict], str]) -> None:
             with gr.Column():
                 image.render()
                 gr.Markdown(LIMITS_NOTE)
-                count = gr.Slider(1, scanpath_tab.MAX_SCANPATHS, value=3, step=1, label="Number of scanpaths",
-                                  elem_id="ov-count")
+                count = gr.Slider(1, scanpath_tab.MAX_SCANPATHS, value=3, step=1,
+                                  label="Scanpaths to draw (the reading counts 50 viewers)", elem_id="ov-count")
                 temperature = gr.Slider(0.0, 1.0, value=scanpath_tab.default_temperature(DEFAULT["scanpath"]),
-                                        step=0.05, label="Temperature (noise in the scanpaths)",
-                                        elem_id="ov-temperature")
+                                        step=0.05, label="Viewer variability (temperature)",
+                                        info=scanpath_tab.VARIABILITY_NOTE, elem_id="ov-temperature")
                 seed = gr.Number(0, precision=0, label="Seed", elem_id="ov-seed")
                 go = gr.Button("Look at this painting", variant="primary", elem_id="ov-go")
             with gr.Column():
@@ -523,8 +552,9 @@ def build_scanpath_tab(examples: tuple[list[dict], str]) -> None:
     with gr.Tab("Scanpaths"):
         gr.Markdown("In what order, and for how long, do people look? Each colour is one sampled scanpath: "
                     "numbered circles are fixations (area ∝ duration), arrows the saccades between them. "
-                    "Temperature 0 gives the model's single most likely scanpath; higher values add noise, "
-                    "so the sampled scanpaths differ more from each other (people differ too).")
+                    "Each scanpath is one virtual viewer looking for the viewing time: how many fixations "
+                    "fit follows from how long each lasts. The viewer variability (temperature) sets how much "
+                    "the viewers differ from each other, as people do.")
         image = painting_input(examples, "sp")
         with gr.Row():
             with gr.Column():
@@ -532,11 +562,14 @@ def build_scanpath_tab(examples: tuple[list[dict], str]) -> None:
                 gr.Markdown(LIMITS_NOTE)
                 model = gr.Dropdown(models, value=default, label="Scanpath model", elem_id="sp-model")
                 temperature = gr.Slider(0.0, 1.0, value=scanpath_tab.default_temperature(default), step=0.05,
-                                        label="Temperature (noise)", elem_id="sp-temperature")
+                                        label="Viewer variability (temperature)", elem_id="sp-temperature",
+                                        info=scanpath_tab.VARIABILITY_NOTE)
                 count = gr.Slider(1, scanpath_tab.MAX_SCANPATHS, value=3, step=1, label="Number of scanpaths",
                                   elem_id="sp-count")
-                max_fixations = gr.Slider(1, scanpath_tab.MAX_FIXATIONS, value=10, step=1,
-                                          label="Maximum fixations", elem_id="sp-max")
+                viewing_time = gr.Slider(1, scanpath_tab.MAX_VIEWING_TIME_S, value=scanpath_tab.DEFAULT_VIEWING_TIME_S,
+                                         step=0.5, label="Viewing time (s)", elem_id="sp-viewing-time",
+                                         info="The eye-tracking studies the models learned from showed each "
+                                              "image for 3 s; a museum visitor looks at a painting for ~30 s.")
                 seed = gr.Number(0, precision=0, label="Seed (the same seed gives the same scanpaths)",
                                  elem_id="sp-seed")
                 show_saliency = gr.Checkbox(False, label="Draw over the saliency map", elem_id="sp-show-saliency",
@@ -552,13 +585,13 @@ def build_scanpath_tab(examples: tuple[list[dict], str]) -> None:
                              interactive=False, elem_id="sp-table")
         model.change(scanpath_tab.default_temperature, model, temperature, api_visibility="private")
         outputs = [drawing, gif, files, table]
-        run, _ = fresh_click(go, run_scanpaths, [image, model, count, temperature, max_fixations, seed, show_saliency],
+        run, _ = fresh_click(go, run_scanpaths, [image, model, count, temperature, viewing_time, seed, show_saliency],
                              outputs, None, status,
                              "The painting or the settings changed while it ran: press **Sample scanpaths** again.", "",
                              api_name="scanpaths")
         clears([image.change], outputs, [run], status, "New painting: press **Sample scanpaths**.", when=image,
                cancel=False)
-        clears([model.change, count.change, temperature.change, max_fixations.change, seed.change,
+        clears([model.change, count.change, temperature.change, viewing_time.change, seed.change,
                 show_saliency.change], outputs, [run], status,
                "Settings changed: press **Sample scanpaths** again.", when=image)
 
@@ -652,8 +685,11 @@ def build_panorama_tab() -> None:
 
 def build_evaluate_tab() -> None:
     with gr.Tab("Evaluate"):
-        gr.Markdown("Score a predicted saliency map against a ground truth: a map (grey image or .npy) or a "
-                    "fixations CSV with columns `x,y` in pixels. The prediction is resized to the ground truth.")
+        gr.Markdown("### A saliency map against a ground truth\nScore a predicted saliency map against a ground "
+                    "truth: a map (grey image or .npy) or a fixations CSV with columns `x,y` in pixels. The "
+                    "prediction is resized to the ground truth. Every metric defined for the ground truth given is "
+                    "shown: a fixations CSV adds sAUC and IG.")
+        gr.Markdown(f"<small>{BASELINES_NOTE}</small>", elem_id="eval-baselines")
         with gr.Row():
             pred_file = local_example(gr.File(label="Predicted map (.png/.jpg/.npy)", type="filepath",
                                               elem_id="pred-file"), "prediction.npy")
@@ -664,10 +700,92 @@ def build_evaluate_tab() -> None:
             sigma = gr.Number(24.0, label="Blur σ (px) for fixation ground truth", minimum=1, maximum=200,
                               elem_id="eval-sigma")
         score = gr.Button("Score", variant="primary")
-        table = gr.Dataframe(headers=["metric", "value"], label="Metrics", interactive=False, elem_id="metrics")
-        run, _ = fresh_click(score, run_evaluate, [pred_file, gt_file, protocol, sigma], [table], api_name="evaluate")
-        clears([pred_file.change, gt_file.change], [table], [run], cancel=False)
-        clears([protocol.change, sigma.change], [table], [run])
+        with gr.Row():
+            with gr.Column():
+                table = gr.Dataframe(headers=["metric", "value"], label="Metrics", interactive=False,
+                                     elem_id="metrics")
+                note = gr.Markdown(label="What the scores are measured against", elem_id="eval-note")
+            drawing = gr.Image(label="The prediction with the ground truth over it", type="filepath",
+                               interactive=False, elem_id="eval-drawing")
+        run, _ = fresh_click(score, run_evaluate, [pred_file, gt_file, protocol, sigma], [table, drawing, note],
+                             api_name="evaluate")
+        clears([pred_file.change, gt_file.change], [table, drawing, note], [run], cancel=False)
+        clears([protocol.change, sigma.change], [table, drawing, note], [run])
+
+        models = scanpath_tab.scanpath_models()
+        gr.Markdown("### Scanpaths against human scanpaths\nUpload a painting and the scanpaths people made on it: "
+                    "a CSV with one row per fixation, columns `subject` (or `participant`, `observer`, `scanpath`), "
+                    "`x`, `y` in the painting's pixels, optional `duration_ms` and `order` — the Scanpaths tab's "
+                    "CSV export reads too. The model's sampled scanpaths are scored against every human one with "
+                    "MultiMatch, SequenceScore, SED and DTW, next to the humans scored against each other.")
+        with gr.Row():
+            with gr.Column():
+                sp_image = local_example(image_upload(label="Painting", elem_id="ev-sp-image"), "painting.jpg")
+                humans_csv = local_example(gr.File(label="Human scanpaths (.csv)", type="filepath",
+                                                   elem_id="ev-sp-csv"), "scanpaths.csv")
+                sp_model = gr.Dropdown(models, value=_default("scanpath", models), label="Scanpath model",
+                                       elem_id="ev-sp-model")
+                n_samples = gr.Slider(1, scanpath_tab.MAX_SCANPATHS, value=5, step=1,
+                                      label="Sampled scanpaths", elem_id="ev-sp-count")
+                sp_seed = gr.Number(0, precision=0, label="Seed", elem_id="ev-sp-seed")
+                sp_go = gr.Button("Compare with the humans", variant="primary", elem_id="ev-sp-go")
+            with gr.Column():
+                humans_drawing = gr.Image(label="Human scanpaths (from the CSV)", type="filepath",
+                                          interactive=False, elem_id="ev-sp-humans")
+                model_drawing = gr.Image(label="The model's sampled scanpaths", type="filepath",
+                                         interactive=False, elem_id="ev-sp-model-drawing")
+        sp_table = gr.Dataframe(headers=["scanpaths", *evaluate_tab.SCANPATH_COLUMNS.values()],
+                                label="Scanpath metrics", interactive=False, wrap=True, elem_id="ev-sp-table")
+        sp_note = gr.Markdown(label="How the scanpaths were sampled", elem_id="ev-sp-note")
+        sp_outputs = [sp_table, humans_drawing, model_drawing]
+        sp_run, _ = fresh_click(sp_go, run_evaluate_scanpaths, [sp_image, humans_csv, sp_model, n_samples, sp_seed],
+                                [*sp_outputs, sp_note], api_name="evaluate_scanpaths")
+        clears([sp_image.change, humans_csv.change], [*sp_outputs, sp_note], [sp_run], cancel=False)
+        clears([sp_model.change, n_samples.change, sp_seed.change], [*sp_outputs, sp_note], [sp_run])
+
+
+def build_batch_tab() -> None:
+    models = saliency_tab.upload_models()
+    with gr.Tab("Batch"):
+        gr.Markdown(f"Many paintings at once: upload image files or a .zip of them ({batch.LIMITS}) and get one zip "
+                    "with a map per image (16-bit PNG at the image's size, and the density as .npy) and a summary "
+                    "CSV (size, run time, peak and centre of attention in pixels, entropy, the share of attention "
+                    "on the top 10 % of the area). Files that are not images, or cannot be read, are skipped and "
+                    "listed in the summary.")
+        with gr.Row():
+            with gr.Column():
+                files = local_example(gr.File(label="Images or .zip", file_count="multiple", type="filepath",
+                                              elem_id="batch-files"), "paintings.zip")
+                one = files.example_payload
+                files.example_payload, files.example_value = (lambda: [one()]), (lambda: ["paintings.zip"])
+                model = gr.Dropdown(models, value=_default("saliency", models), label="Saliency model",
+                                    elem_id="batch-model")
+                go = gr.Button("Run batch", variant="primary")
+            with gr.Column():
+                out = gr.File(label="Download (zip of maps + summary.csv; the summary on its own)",
+                              file_count="multiple", interactive=False, elem_id="batch-out")
+                status = gr.Markdown(label="Batch", elem_id="batch-status")
+        summary = gr.Dataframe(headers=list(BATCH_TABLE), label="Summary", interactive=False, wrap=True,
+                               elem_id="batch-summary")
+        run, _ = fresh_click(go, run_batch, [files, model], [out, summary, status], [out, summary], status,
+                             "The files or the model changed while it ran: press **Run batch** again.",
+                             api_name="batch", concurrency_limit=1)
+        clears([files.change], [out, summary], [run], status, "New files: press **Run batch**.", when=files,
+               cancel=False)
+        clears([model.change], [out, summary], [run], status, "Model changed: press **Run batch** again.",
+               when=files)
+
+
+def build_model_cards() -> None:
+    """Every offered model's card, one click away from every tab, and what the models were trained on."""
+    cards = evaluate_tab.model_cards(app_models())
+    gr.Markdown(f"<small>{evaluate_tab.TRAINING_DATA_NOTE}</small>", elem_id="training-data")
+    with gr.Accordion("Model cards: how each model was made and how well it does", open=False, elem_id="model-cards"):
+        first = next(iter(cards))
+        choice = gr.Radio(list(cards), value=first, label="Model", elem_id="card-choice")
+        text = gr.Markdown(cards[first], elem_id="card-text")
+        choice.change(lambda name: cards.get(name, ""), choice, text, queue=False, show_progress="hidden",
+                      api_visibility="private")
 
 
 def build_demo() -> gr.Blocks:
@@ -680,11 +798,13 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Visual-attention studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# Visual-attention studio\nWhere do people look in a painting, in what order, and for how "
                     "long? Upload a painting or pick an example.")
+        build_model_cards()
         build_overview_tab(examples)
         build_saliency_tab(examples)
         build_scanpath_tab(examples)
         build_panorama_tab()
         build_evaluate_tab()
+        build_batch_tab()
     return demo
 
 

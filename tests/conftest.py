@@ -136,8 +136,10 @@ def readme_screenshot(page, name: str, locator=None) -> None:
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
     target = Path(folder) / f"{name}.png"
-    page.evaluate("document.querySelectorAll('.toast-wrap, .toast-body').forEach(e => e.remove())")  # old errors
+    # Old error popups stay out of the picture, but the page keeps its popup container for later errors.
+    page.evaluate("document.querySelectorAll('.toast-wrap').forEach(e => e.style.visibility = 'hidden')")
     (locator or page).screenshot(path=str(target), **({} if locator else {"full_page": False}))
+    page.evaluate("document.querySelectorAll('.toast-wrap').forEach(e => e.style.visibility = '')")
     with Image.open(target) as im:                               # 256 colours: a fifth of the size for the repo
         small = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
     small.save(target, optimize=True)

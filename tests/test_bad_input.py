@@ -7,6 +7,7 @@ import io
 import os
 import re
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,12 @@ import pytest
 from PIL import Image
 
 from models import load_image, predict_saliency
+from models.studio import batch
 from models.studio import panorama_tab as studio360
 from models.studio.painting import load_painting
 from models.studio.scanpath_tab import sample_scanpaths
 from training.metrics.files import score_pair
+from training.studio_evaluate import score_scanpath_upload
 
 OK = None
 
@@ -29,8 +32,8 @@ OK = None
 @dataclass
 class Case:
     id: str
-    endpoint: str              # saliency | panorama | video | evaluate | scanpaths
-    make: Callable             # tmp_path → list of arguments (file paths first)
+    endpoint: str              # saliency | panorama | video | evaluate | scanpaths | human_scanpaths | batch
+    make: Callable             # tmp_path → list of arguments (file paths first; batch: all of them files)
     expect: str | None         # a fragment of the error message; None = must succeed
 
 
@@ -125,6 +128,36 @@ def _eval(pred_maker, gt_maker):
     return lambda tmp: [pred_maker(tmp), gt_maker(tmp)]
 
 
+def _zip(tmp, name, members: dict[str, bytes]) -> Path:
+    path = tmp / name
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return path
+
+
+def _png_bytes(w=120, h=90, seed=0) -> bytes:
+    buf = io.BytesIO()
+    _painting(w, h, seed).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _zip_bomb(tmp) -> list[Path]:
+    """A zip of a few hundred kB that would unpack past the batch's limit (zeros, streamed: no big buffer)."""
+    path = tmp / "bomb.zip"
+    chunk = bytes(1 << 20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("zeros.png", "w", force_zip64=True) as member:
+        for _ in range(batch.MAX_UNPACKED_BYTES // len(chunk) + 1):
+            member.write(chunk)
+    return [path]
+
+
+def _humans(text: str | bytes):
+    """A painting and a human-scanpaths CSV (the Evaluate tab's scanpath section)."""
+    return lambda tmp: [_save(tmp, "p.png", _painting()), _csv(tmp, "humans.csv", text)]
+
+
 P = _painting
 CASES = [
     # images (the Saliency tab; the same loader serves Overview and Scanpaths)
@@ -167,8 +200,10 @@ CASES = [
          "temperature|greater than maximum"),                               # the app's slider bounds say it first
     Case("scanpaths-zero-paths", "scanpaths", lambda t: [_save(t, "p.png", P()), 0, 0.3, 10, 0],
          "number of scanpaths|less than minimum"),
-    Case("scanpaths-zero-fixations", "scanpaths", lambda t: [_save(t, "p.png", P()), 3, 0.3, 0, 0],
-         "maximum fixations|less than minimum"),
+    Case("scanpaths-zero-viewing-time", "scanpaths", lambda t: [_save(t, "p.png", P()), 3, 0.3, 0, 0],
+         "viewing time|less than minimum"),
+    Case("scanpaths-viewing-time-31s", "scanpaths", lambda t: [_save(t, "p.png", P()), 3, 0.3, 31, 0],
+         "viewing time|greater than maximum"),
     # panoramas and video (the 360° tab)
     Case("panorama-square", "panorama", lambda t: [_save(t, "square.jpg", P(300, 300))], "2:1"),
     Case("panorama-not-an-image", "panorama", lambda t: [_bytes(t, "pano.jpg", b"\x00" * 100)], "not an image"),
@@ -205,6 +240,41 @@ CASES = [
     Case("map-not-an-image", "evaluate", _eval(lambda t: _bytes(t, "pred.png", b"nope"),
                                                lambda t: _csv(t, "gt.csv", "x,y\n1,1\n")), "not a readable"),
     Case("gt-all-zeros", "evaluate", _eval(_pred, lambda t: _save(t, "gt.png", Image.new("L", (60, 40)))), "all zeros"),
+    # the Evaluate tab: human scanpaths (painting 200×150)
+    Case("scanpaths-csv-missing-columns", "human_scanpaths", _humans("who,x,y\na,1,1\n"), "needs columns x, y"),
+    Case("scanpaths-csv-empty", "human_scanpaths", _humans(""), "needs columns x, y"),
+    Case("scanpaths-csv-outside", "human_scanpaths", _humans("subject,x,y\na,5,5\na,250,5\n"), "outside"),
+    Case("scanpaths-csv-not-numbers", "human_scanpaths", _humans("subject,x,y\na,left,5\n"), "must be a number"),
+    Case("scanpaths-csv-not-utf8", "human_scanpaths", _humans(b"subject,x,y\na,5,5\n\xff\xfe,1,1\n"), "not UTF-8"),
+    Case("scanpaths-csv-negative-duration", "human_scanpaths",
+         _humans("subject,x,y,duration_ms\na,5,5,-10\n"), "must not be negative"),
+    Case("scanpaths-csv-repeated-order", "human_scanpaths",
+         _humans("subject,order,x,y\na,1,5,5\na,1,6,6\n"), "twice"),
+    Case("scanpaths-csv-several-images", "human_scanpaths",
+         _humans("image,subject,x,y\np1.jpg,a,5,5\np2.jpg,a,6,6\n"), "rows of 2 images"),
+    Case("scanpaths-csv-header-only", "human_scanpaths", _humans("subject,x,y\n"), "no fixations"),
+    Case("scanpaths-csv-good", "human_scanpaths", _humans(
+        "subject,x,y,duration_ms\n" + "".join(f"s{s},{20 + 30 * k + s},{40 + 15 * k},{200 + k}\n"
+                                               for s in range(2) for k in range(4))), OK),
+    # the Batch tab: images and zips
+    Case("batch-zip-without-images", "batch", lambda t: [_zip(t, "text.zip", {"a.txt": b"x", "b/": b""})],
+         "no images to process"),
+    Case("batch-zip-path-traversal", "batch", lambda t: [_zip(t, "evil.zip", {"../x.png": _png_bytes(),
+                                                                            "/etc/y.png": _png_bytes()})],
+         "unsafe path"),
+    Case("batch-too-many-images", "batch", lambda t: [_zip(t, "many.zip", {f"{k}.png": b"x"
+                                                                          for k in range(batch.MAX_IMAGES + 1)})],
+         f"at most {batch.MAX_IMAGES}"),
+    Case("batch-zip-bomb", "batch", _zip_bomb, "zip bomb"),
+    Case("batch-not-a-zip", "batch", lambda t: [_bytes(t, "photos.zip", b"PK but not really a zip")],
+         "not a readable zip"),
+    Case("batch-only-broken-images", "batch", lambda t: [_zip(t, "broken.zip", {"a.png": b"nope",
+                                                                              "b.jpg": _png_bytes()[:60]})],
+         "none of the 2 images could be read"),
+    Case("batch-not-an-image", "batch", lambda t: [_bytes(t, "report.pdf", b"%PDF-1.4")], "no images to process"),
+    Case("batch-zip-mixed", "batch", lambda t: [_zip(t, "mixed.zip", {"ok.png": _png_bytes(), "../x.png": b"x",
+                                                                    "notes.txt": b"hi"}),
+                                                _save(t, "loose.jpg", _painting())], OK),
 ]
 
 
@@ -223,6 +293,10 @@ def call_python(case: Case, args: list):
         return studio360.process_video(args[0], "equator-bias", max_frames=2)
     if case.endpoint == "evaluate":
         return score_pair(args[0], args[1], "mit", 5.0)
+    if case.endpoint == "human_scanpaths":
+        return score_scanpath_upload(args[0], args[1], "saliency-sampler", 2, 0)
+    if case.endpoint == "batch":
+        return batch.run_batch([str(a) for a in args], "centerbias")
     raise AssertionError(case.endpoint)
 
 
@@ -280,6 +354,11 @@ def call_app(client, case: Case, args: list):
                               api_name="/panorama_video")
     if case.endpoint == "evaluate":
         return client.predict(handle_file(str(args[0])), handle_file(str(args[1])), "mit", 5, api_name="/evaluate")
+    if case.endpoint == "human_scanpaths":
+        return client.predict(handle_file(str(args[0])), handle_file(str(args[1])), "saliency-sampler", 2, 0,
+                              api_name="/evaluate_scanpaths")
+    if case.endpoint == "batch":
+        return client.predict([handle_file(str(a)) for a in args], "centerbias", api_name="/batch")
     raise AssertionError(case.endpoint)
 
 
