@@ -1,6 +1,7 @@
 """Per-image latency and peak memory of every model of a task, side by side: saliency on 384×288 RGB images,
 panorama on 2048×1024 equirectangular images (all streams and the fusion: `predict_panorama`), scanpath: 20
-scanpaths of one 1024×768 image at the model's default temperature (`draw_samples`, as the evaluation does).
+scanpaths of one 1024×768 image at the model's default temperature and viewing time (3 s; `draw_samples`, as
+the evaluation does), viewers: 100 virtual viewers of one 1024×768 image looking for 30 s.
 
     python -m bench.bench_saliency                      # all image-only saliency models, 2 threads
     python -m bench.bench_saliency --models effsal-lite0,salnet --repeats 50
@@ -31,7 +32,8 @@ from models.runtime.onnx import CACHE_ENV, RUNTIME_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
-INPUT_SIZE = {"saliency": (384, 288), "panorama": (2048, 1024), "scanpath": (1024, 768)}   # (width, height)
+INPUT_SIZE = {"saliency": (384, 288), "panorama": (2048, 1024), "scanpath": (1024, 768),
+              "viewers": (1024, 768)}                                                  # (width, height)
 TORCH_SUFFIX = "@torch"              # "effsal-lite0@torch": the same model on PyTorch eager, for the ratio
 EXPORT_SUFFIX = "@export"            # "atsal@export": a first start, exporting its ONNX graphs (no cache)
 VARIANT_ENV = {TORCH_SUFFIX: {RUNTIME_ENV: "torch"}, EXPORT_SUFFIX: {CACHE_ENV: "off"}}
@@ -42,6 +44,7 @@ def split_variant(name: str) -> tuple[str, str]:
     model, at, variant = name.partition("@")
     return model, at + variant
 SCANPATH_SAMPLES = 20                # scanpath task: one call draws this many scanpaths of one image
+VIEWERS, VIEWING_TIME_S = 100, 30.0  # viewers task: a population looking for as long as a museum visitor
 
 
 def rss_mib() -> float:
@@ -67,6 +70,9 @@ def bench_one(name: str, threads: int, repeats: int, warmup: int, task: str = "s
 
         def predict(model, image):
             return draw_samples(model, image, SCANPATH_SAMPLES, None, 0)
+    elif task == "viewers":
+        def predict(model, image):
+            return model.sample_batch(image, VIEWERS, seed=0, viewing_time_s=VIEWING_TIME_S)
     else:
         predict = predict_panorama if task == "panorama" else predict_saliency
     WIDTH, HEIGHT = INPUT_SIZE[task]
@@ -140,7 +146,7 @@ def cpu_name() -> str:
 
 def default_models(task: str) -> list[str]:
     from models import list_models
-    return list_models(task, include_gaze_models=False)
+    return list_models("scanpath" if task == "viewers" else task, include_gaze_models=False)
 
 
 def main(argv=None) -> None:

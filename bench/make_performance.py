@@ -15,17 +15,22 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "bench"
 DOC = ROOT / "docs" / "performance.md"
 RUNTIME_NAMES = {"onnxruntime": "ONNX Runtime", "torch": "PyTorch", "numpy": "NumPy"}
-TARGET_MS = {"saliency": 40.0, "panorama": 500.0, "scanpath": 80.0}
+TARGET_MS = {"saliency": 40.0, "panorama": 500.0, "scanpath": 80.0, "viewers": 1000.0}
 TITLES = {"saliency": "Saliency: one 384×288 image",
           "panorama": "360°: one 2048×1024 panorama, all streams and the fusion",
-          "scanpath": "Scanpaths: 20 sampled scanpaths of one 1024×768 image"}
+          "scanpath": "Scanpaths: 20 sampled scanpaths of one 1024×768 image, 3 s of viewing",
+          "viewers": "Virtual viewers: 100 viewers of one 1024×768 image, 30 s of viewing"}
+CALLS = {"scanpath": "`draw_samples(model, image, 20)` call at the default viewing time of 3 s (resize, network "
+                     "once, 20 viewers' fixations read one step at a time, back to image pixels)",
+         "viewers": "`model.sample_batch(image, 100, viewing_time_s=30)` call (resize, network once, 100 viewers' "
+                    "fixations read one step at a time until each viewer's time is used up)"}
 
 
 def section(report: dict) -> list[str]:
     task = report["benchmark"]
     # a NumPy model's "@torch" row is the same code run twice: the runtime switch does not apply to it
     rows = [r for r in report["rows"] if not (r["model"].endswith(TORCH_SUFFIX) and r.get("runtime") == "numpy")]
-    main = DEFAULT[task]
+    main = DEFAULT["scanpath" if task == "viewers" else task]
     ref = next((r for r in rows if r["model"] == main), rows[0])
     lines = [
         f"## {TITLES[task]}",
@@ -34,9 +39,8 @@ def section(report: dict) -> list[str]:
         f"({report['cpu_count']} cores), torch {report['torch']}, {ref['threads']} threads, "
         f"{ref.get('rounds', 1)} interleaved rounds of {ref['repeats']} timed runs after warm-up (the median of the "
         "round medians), each model in a fresh process per round. Latency is the whole "
-        + ("`draw_samples(model, image, 20)` call (resize, network once, 20 noisy read-outs or 20 sequential "
-           "samplings, back to image pixels)" if task == "scanpath" else
-           f"`predict_{task}` call (resize, network, resize back, normalise)") + ". Ratios are relative to the default "
+        + CALLS.get(task, f"`predict_{task}` call (resize, network, resize back, normalise)")
+        + ". Ratios are relative to the default "
         f"model `{ref['model']}`.",
         "",
         "| model | runtime | params (M) | median (ms) | p90 (ms) | round medians (ms) | × default | peak RSS (MiB) | "

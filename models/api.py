@@ -85,11 +85,13 @@ def predict_saliency(model_or_name, image) -> np.ndarray:
 
 
 def predict_scanpath(model_or_name, image, n_fixations: int | None = None, temperature: float | None = None,
-                     seed: int | None = None) -> list[tuple[float, float, float]]:
-    """One sampled scanpath: a list of (x, y, duration_ms) in image pixels, in temporal order.
-    temperature None = the model's own default (SPGEn: chosen on val; the saliency sampler: 1)."""
+                     seed: int | None = None, viewing_time_s: float | None = None) -> list[tuple[float, float, float]]:
+    """One sampled viewer's scanpath: a list of (x, y, duration_ms) in image pixels, in temporal order, filling
+    `viewing_time_s` (default 3 s) unless `n_fixations` is given. temperature None = the model's own default
+    (the viewer variability calibrated on val: as varied as the people of the val splits)."""
+    extra = {} if viewing_time_s is None else {"viewing_time_s": viewing_time_s}
     path = resolve(model_or_name, "scanpath").sample(as_rgb(image), n_fixations=n_fixations, seed=seed,
-                                                     temperature=temperature)
+                                                     temperature=temperature, **extra)
     return [tuple(map(float, row)) for row in path]
 
 

@@ -24,13 +24,16 @@ class ScanpathModel(Protocol):
     needs_gaze: bool
     notice: str
     runtime: str
-    default_temperature: float     # chosen on val scanpaths for trained models
+    default_temperature: float     # viewer variability in [0, 1]; calibrated on val (models/runtime/viewers.py)
 
+    # Without n_fixations, each viewer looks for viewing_time_s (default 3 s) and the durations decide how many
+    # fixations fit; with it, every path has that many.
     def sample(self, image: np.ndarray, n_fixations: int | None = None, temperature: float | None = None,
-               seed: int | None = None) -> np.ndarray: ...
+               seed: int | None = None, viewing_time_s: float | None = None) -> np.ndarray: ...
 
     def sample_batch(self, image: np.ndarray, count: int, temperature: float | None = None,
-                     n_fixations: int | None = None, seed: int | None = None) -> list[np.ndarray]: ...
+                     n_fixations: int | None = None, seed: int | None = None,
+                     viewing_time_s: float | None = None) -> list[np.ndarray]: ...
 
 
 @runtime_checkable

@@ -21,17 +21,18 @@ def image() -> np.ndarray:
 
 
 def test_same_seed_same_scanpaths_and_limits(image):
-    a = sv.sample_scanpaths(image, MODEL, n_scanpaths=3, temperature=0.5, max_fixations=6, seed=4)
-    b = sv.sample_scanpaths(image, MODEL, n_scanpaths=3, temperature=0.5, max_fixations=6, seed=4)
-    c = sv.sample_scanpaths(image, MODEL, n_scanpaths=3, temperature=0.5, max_fixations=6, seed=5)
+    a = sv.sample_scanpaths(image, MODEL, n_scanpaths=3, temperature=0.5, viewing_time_s=2, seed=4)
+    b = sv.sample_scanpaths(image, MODEL, n_scanpaths=3, temperature=0.5, viewing_time_s=2, seed=4)
+    c = sv.sample_scanpaths(image, MODEL, n_scanpaths=3, temperature=0.5, viewing_time_s=2, seed=5)
     assert len(a) == 3 and all(np.array_equal(p, q) for p, q in zip(a, b))
     assert not all(np.array_equal(p, q) for p, q in zip(a, c))
     for p in a:
-        assert 1 <= len(p) <= 6 and p[:, 0].max() < 240 and p[:, 1].max() < 180 and p[:, 2].min() > 0
+        assert len(p) >= 1 and p[:, 0].max() < 240 and p[:, 1].max() < 180 and p[:, 2].min() > 0
+        assert p[:, 2].sum() <= 2000                                    # fixations fit in the viewing time
 
 
 @pytest.mark.parametrize("kwargs, message", [({"n_scanpaths": 0}, "number of scanpaths"),
-                                             ({"max_fixations": 99}, "maximum fixations"),
+                                             ({"viewing_time_s": 99}, "viewing time"),
                                              ({"temperature": 2.0}, "temperature"),
                                              ({"model_name": "centerbias"}, "unknown scanpath model")])
 def test_bad_settings_give_clear_messages(image, kwargs, message):
@@ -52,19 +53,22 @@ def test_drawing_colours_each_scanpath_and_sizes_circles_by_duration():
 
 
 def test_exports_round_trip(tmp_path, image):
-    paths = sv.sample_scanpaths(image, MODEL, 2, 0.3, 5, seed=1)
-    json_path, csv_path = sv.export_scanpaths(paths, image.shape, {"seed": 1}, out_dir=tmp_path)
+    paths = sv.sample_scanpaths(image, MODEL, 2, 0.3, 1.5, seed=1)
+    settings = {"image": "p.png", "model": MODEL, "temperature": 0.3, "viewing_time_s": 1.5, "seed": 1}
+    json_path, csv_path = sv.export_scanpaths(paths, image.shape, settings, out_dir=tmp_path)
     doc = json.loads(Path(json_path).read_text())
-    assert doc["image_width"] == 240 and len(doc["scanpaths"]) == 2 and doc["settings"] == {"seed": 1}
+    assert doc["image_width"] == 240 and len(doc["scanpaths"]) == 2 and doc["settings"] == settings
     with open(csv_path) as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["scanpath", "order", "x", "y", "duration_ms"]
+    assert list(rows[0]) == ["image", "model", "temperature", "viewing_time_s", "seed",
+                             "scanpath", "order", "x", "y", "duration_ms"]
+    assert {(r["image"], r["model"], r["viewing_time_s"], r["seed"]) for r in rows} == {("p.png", MODEL, "1.5", "1")}
     assert len(rows) == sum(len(p) for p in paths)
     assert float(rows[0]["x"]) == pytest.approx(paths[0][0, 0], abs=0.01)
 
 
 def test_animation_has_one_frame_per_fixation_step(tmp_path, image):
-    paths = sv.sample_scanpaths(image, MODEL, 2, 0.3, 4, seed=2)
+    paths = sv.sample_scanpaths(image, MODEL, 2, 0.3, 1.0, seed=2)
     gif = Image.open(sv.animate_scanpaths(image, paths, out_dir=tmp_path))
     assert gif.n_frames == max(len(p) for p in paths) + 1
 

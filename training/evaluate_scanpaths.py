@@ -7,7 +7,8 @@
 For every image, `--samples` scanpaths are drawn (seeded) and each is scored against every subject's scanpath of
 that image (MultiMatch, SequenceScore with MeanShift clusters of the human fixations, string-edit distance on a
 5×5 grid, DTW); per image the mean over samples, then the mean over images. `human` scores each subject against
-the others (leave one out). Generated scanpaths have the median human length unless the model decides otherwise.
+the others (leave one out). Each sampled viewer looks for `--viewing_time` seconds (3, as the people did); how
+many fixations fit follows from their durations (models/runtime/viewers.py).
 
 Every result also holds "population": the sampled viewers against the human viewers of the same images as
 distributions (training/metrics/population.py: durations, saccade amplitudes, fixations per path, diversity,
@@ -25,6 +26,7 @@ from tqdm import tqdm
 
 from models import DEFAULT, create_model, model_entry
 from models.runtime.scanpath import SaliencySampler, SPGEnScanpathModel
+from models.runtime.viewers import DEFAULT_VIEWING_TIME_S
 from training.cli import run_and_report
 from training.painterly import PHOTO, TEST_STYLES, load_painterly
 from training.metrics import scanpath as sp_metrics
@@ -37,7 +39,7 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
                        temperature: float | None = None, seed: int = 0, progress: bool = True,
                        sharpness: float | None = None, weights: str | None = None, label: str | None = None,
                        population_only: bool = False, style: str | None = None, style_seed: int = 0,
-                       cache: str | None = None) -> dict:
+                       cache: str | None = None, viewing_time_s: float = DEFAULT_VIEWING_TIME_S) -> dict:
     """`weights`: another weights folder for a trained model (e.g. an ablation); `label`: the name written
     into the result (so make_results keeps it apart from the bundled model); `style`: a painterly test style
     (training.painterly.TEST_STYLES) seeded by `style_seed`, styled images cached under `cache`."""
@@ -66,7 +68,8 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
             if not population_only:
                 rows.append({**sp_metrics.inter_observer_scores(humans, size), "diversity": human_diversity})
         else:
-            paths = draw_samples(model, ds.load_image(image), samples, temperature, seed * 100003 + k * 101)
+            paths = draw_samples(model, ds.load_image(image), samples, temperature, seed * 100003 + k * 101,
+                                 viewing_time_s)
             if not population_only:
                 per_sample = [sp_metrics.score_scanpath(path, humans, size, clusters=clusters) for path in paths]
                 row = {m: float(np.nanmean([r[m] for r in per_sample])) for m in per_sample[0]}
@@ -82,6 +85,7 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
     used = temperature if temperature is not None else (None if model is None else model.default_temperature)
     return {"model": label or model_name, "weights": weights, "dataset": ds.name, "split": split, "n_images": len(images),
             "samples": 0 if model is None else samples, "temperature": None if model is None else used,
+            "viewing_time_s": None if model is None else viewing_time_s,
             "sharpness": model.sharpness if isinstance(model, SPGEnScanpathModel) else None,
             # the saliency model a sampling baseline draws from (it follows the registry default)
             "saliency_model": DEFAULT["saliency"] if isinstance(model, SaliencySampler) else None,
@@ -89,9 +93,10 @@ def evaluate_scanpaths(model_name: str, data: str, split: str, samples: int = 5,
             **({"style": style, "style_seed": style_seed} if style else {})}
 
 
-def draw_samples(model, rgb: np.ndarray, count: int, temperature: float | None, seed: int) -> list[np.ndarray]:
-    """`count` scanpaths of one image, seeded; temperature None = the model's own default."""
-    return model.sample_batch(rgb, count, temperature=temperature, seed=seed)
+def draw_samples(model, rgb: np.ndarray, count: int, temperature: float | None, seed: int,
+                 viewing_time_s: float = DEFAULT_VIEWING_TIME_S) -> list[np.ndarray]:
+    """`count` viewers of one image, seeded; temperature None = the model's own default."""
+    return model.sample_batch(rgb, count, temperature=temperature, seed=seed, viewing_time_s=viewing_time_s)
 
 
 def diversity(paths: list[np.ndarray], clusters) -> float:
@@ -112,6 +117,8 @@ def main(argv=None) -> int:
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--temperature", type=float, default=None, help="default: the model's own")
+    parser.add_argument("--viewing_time", type=float, default=DEFAULT_VIEWING_TIME_S,
+                        help="seconds each sampled viewer looks (the datasets recorded 3 s)")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", help="weights folder for a trained model (default: the bundled ones)")
@@ -130,7 +137,8 @@ def main(argv=None) -> int:
                                   args.temperature, args.seed, sharpness=args.sharpness,
                                   weights=args.weights, label=args.label,
                                   population_only=args.population_only, style=args.style,
-                                  style_seed=args.style_seed, cache=args.cache), args.out)
+                                  style_seed=args.style_seed, cache=args.cache,
+                                  viewing_time_s=args.viewing_time), args.out)
 
 
 if __name__ == "__main__":

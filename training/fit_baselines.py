@@ -6,6 +6,8 @@
   on the val splits (never test).
 - saliency-sampler/: scanpath statistics for the sampler baseline (log-normal fixation durations, scanpath
   lengths, saccade amplitudes), all from the train splits.
+- viewers.json: what every scanpath model's virtual viewers share (models/runtime/viewers.py): the share of
+  the viewing time that recorded fixations fill, and how much people differ in their typical fixation duration.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from training.datasets import load_dataset, normalised_fixations
 GRID = 128
 BLUR_CANDIDATES = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)     # in grid cells (1/128 of the image side)
 OUT = Path(__file__).resolve().parent.parent / "assets" / "weights"
+TRIAL_MS = {"osie": 3000.0, "mit1003": 3000.0}     # free viewing, 3 s per image (each dataset's SOURCE.md)
 
 
 def histogram_density(points: np.ndarray, blur_cells: float) -> np.ndarray:
@@ -65,6 +68,28 @@ def fit_scanpath_stats(names: list[str]) -> dict:
             "amplitude_median_of_diagonal": float(np.median(amps)), "data": names}
 
 
+def fit_viewer_stats(names: list[str]) -> dict:
+    """Per recorded scanpath, summed fixation duration ÷ the trial's length (the rest is saccades, blinks and
+    lost samples); and the spread of subjects' own mean log-duration (each path's mean log-duration minus the
+    image's mean, averaged per subject): people's tempo."""
+    shares, effects = [], {}
+    for n in names:
+        if n not in TRIAL_MS:
+            raise SystemExit(f"{n}: the trial length is not known; add it to TRIAL_MS (from the dataset's SOURCE.md)")
+        ds = load_dataset(n, "train")
+        for image in ds.images:
+            paths = ds.scanpaths(image)
+            log_means = {s: np.log(np.clip(p[:, 2], 1.0, None)).mean() for s, p in paths.items()}
+            image_mean = np.mean(list(log_means.values()))
+            for subject, path in paths.items():
+                shares.append(path[:, 2].sum() / TRIAL_MS[n])
+                effects.setdefault((n, subject), []).append(log_means[subject] - image_mean)
+    tempo = np.array([np.mean(v) for v in effects.values()])
+    return {"fixation_share_mean": float(np.mean(shares)), "fixation_share_sd": float(np.std(shares)),
+            "viewer_log_sd": float(tempo.std()), "n_subjects": len(tempo), "n_scanpaths": len(shares),
+            "trial_ms": {n: TRIAL_MS[n] for n in names}, "data": names}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="osie,mit1003", help="comma-separated dataset names or folders")
@@ -85,6 +110,11 @@ def main(argv=None):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
     print("saliency-sampler:", json.dumps(stats))
+
+    viewers = fit_viewer_stats(names)
+    viewers["command"] = config["command"]
+    (OUT / "viewers.json").write_text(json.dumps(viewers, indent=2, sort_keys=True) + "\n")
+    print("viewers:", json.dumps(viewers))
 
 
 if __name__ == "__main__":

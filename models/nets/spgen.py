@@ -123,13 +123,21 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         gy = (torch.arange(h, device=p.device, dtype=p.dtype) + 0.5) / h
         grid = torch.stack([gx.repeat(h), gy.repeat_interleave(w)], dim=-1)   # (h·w, 2) pixel centres, (x, y)
         xy = p @ grid                                                          # (B, N, 2) soft-argmax in [0, 1]
-        pooled = p @ y.flatten(2).transpose(1, 2)                              # (B, N, f) features under each fixation
-        context = y.mean(dim=(2, 3))[:, None, :] + self.step_embedding[None]   # (B, N, f) image + step
+        heads = self.heads(p, y, torch.arange(n, device=p.device))
+        exist = torch.cumprod(torch.sigmoid(heads.pop("keep_logit")), dim=1)  # P(step t exists)
+        return {"log_maps": log_maps.view(b, n, h, w), "xy": xy, "exist": exist, **heads}
+
+    def heads(self, p: torch.Tensor, y: torch.Tensor, steps: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Read-out weights p (B, K, h·w) of fixations at step indices `steps` (K,) and trunk features y →
+        {"keep_logit" (B, K): continue after the step before, "log_duration" (B, K) log-ms (the log-normal's
+        mean)} and with `duration_distribution` "log_duration_sd" (B, K). y may have batch 1 for B samples of
+        one image."""
+        features = y.flatten(2).transpose(1, 2)                               # (B or 1, h·w, f)
+        pooled = p @ (features[0] if len(features) == 1 else features)          # (B, K, f) features under each fixation
+        context = y.mean(dim=(2, 3))[:, None, :] + self.step_embedding[steps][None]   # image + step
+        context = context.expand(len(p), -1, -1)
         z = torch.cat([pooled, context], dim=-1)
-        keep_logit = self.gate(z)[..., 0]                                      # (B, N) continue after step t−1
-        exist = torch.cumprod(torch.sigmoid(keep_logit), dim=1)               # P(step t exists)
-        out = {"log_maps": log_maps.view(b, n, h, w), "xy": xy, "log_duration": self.duration(z)[..., 0],
-               "exist": exist}
+        out = {"keep_logit": self.gate(z)[..., 0], "log_duration": self.duration(z)[..., 0]}
         if self.config.duration_distribution:
             out["log_duration_sd"] = self.duration_sd(z)[..., 0].exp()
         return out

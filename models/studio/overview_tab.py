@@ -11,9 +11,11 @@ import numpy as np
 from models import DEFAULT, load_model, predict_saliency
 from models.studio.painting import load_painting
 from models.studio.rendering import overlay
-from models.studio.scanpath_tab import MAX_FIXATIONS, draw_scanpaths, sample_scanpaths
+from models.runtime.viewers import DEFAULT_VIEWING_TIME_S
+from models.studio.scanpath_tab import draw_scanpaths
 
 TOP_SHARES = (0.05, 0.10, 0.25)          # "the most-looked-at 5 / 10 / 25 % of the picture"
+POPULATION = 50                          # virtual viewers behind the reading; the first few are drawn
 
 
 def attention_statistics(density: np.ndarray) -> dict:
@@ -56,9 +58,9 @@ def where(x: float, y: float) -> str:
 
 
 def reading(stats: dict, scanpaths: list[np.ndarray] | None = None, image_hw: tuple[int, int] | None = None,
-            density: np.ndarray | None = None) -> str:
-    """A few sentences a visitor can read: how concentrated attention is, where it sits, and what the sampled
-    scanpaths do. Only facts computed from the inputs; no claims beyond them."""
+            density: np.ndarray | None = None, viewing_time_s: float = DEFAULT_VIEWING_TIME_S) -> str:
+    """A few sentences a visitor can read: how concentrated attention is, where it sits, and what the population
+    of sampled viewers does. Only facts computed from the inputs; no claims beyond them."""
     top10 = stats["top_10"]
     if top10 >= 0.5:
         level = "strongly concentrated"
@@ -74,12 +76,15 @@ def reading(stats: dict, scanpaths: list[np.ndarray] | None = None, image_hw: tu
     if scanpaths and image_hw is not None:
         h, w = image_hw
         paths = [p for p in scanpaths if len(p)]
-        n = np.mean([len(p) for p in paths])
-        ms = np.mean([p[:, 2].mean() for p in paths])
+        counts = np.array([len(p) for p in paths])
+        durations = np.concatenate([p[:, 2] for p in paths])
         first = [where(p[0, 0] / w, p[0, 1] / h) for p in paths]
         common = max(set(first), key=first.count)
-        text = (f"The {len(paths)} sampled scanpaths make {n:.1f} fixations on average, each about {ms:.0f} ms; "
-                f"{first.count(common)} of {len(paths)} begin in {common}.")
+        text = (f"{len(paths)} virtual viewers looking for {viewing_time_s:g} s make {counts.mean():.1f} fixations "
+                f"each on average ({np.percentile(counts, 10):.0f}–{np.percentile(counts, 90):.0f} for 8 in 10 "
+                f"of them); a fixation lasts {np.median(durations):.0f} ms typically "
+                f"({np.percentile(durations, 10):.0f}–{np.percentile(durations, 90):.0f} ms for 8 in 10); "
+                f"{first.count(common) / len(paths):.0%} of them begin in {common}.")
         if density is not None:
             threshold = np.quantile(density, 0.9)
             hits = [float(density[min(int(y), h - 1), min(int(x), w - 1)] >= threshold)
@@ -112,10 +117,12 @@ def painting_overview(image, saliency_model: str | None = None, scanpath_model: 
     density = predict_saliency(load_model(saliency_model), rgb)
     if temperature is None:
         temperature = load_model(scanpath_model).default_temperature
-    paths = sample_scanpaths(rgb, scanpath_model, n_scanpaths, float(temperature), MAX_FIXATIONS, seed)
+    population = load_model(scanpath_model).sample_batch(rgb, max(POPULATION, n_scanpaths), float(temperature),
+                                                         seed=seed, viewing_time_s=DEFAULT_VIEWING_TIME_S)
+    paths = population[:n_scanpaths]                    # the ones drawn are among those the reading counts
     stats = attention_statistics(density)
     return {"overlay": overlay(rgb, density, colormap, opacity), "density": density,
             "scanpaths": draw_scanpaths(rgb, paths), "paths": paths, "statistics": stats,
-            "rows": statistics_rows(stats), "reading": reading(stats, paths, rgb.shape[:2], density),
+            "rows": statistics_rows(stats), "reading": reading(stats, population, rgb.shape[:2], density),
             "models": {"saliency": saliency_model, "scanpath": scanpath_model, "temperature": float(temperature)},
             "stem": painting.stem, "note": painting.note()}

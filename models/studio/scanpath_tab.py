@@ -1,9 +1,9 @@
 """What the app's Scanpath tab does, as plain functions (the app only wires them to widgets).
 
-    paths = sample_scanpaths(image, "spgen", n_scanpaths=3, temperature=0.2, max_fixations=10, seed=0)
+    paths = sample_scanpaths(image, "spgen", n_scanpaths=3, temperature=0.5, viewing_time_s=3, seed=0)
     drawing = draw_scanpaths(image, paths)                 # numbered circles sized by duration, arrows
     gif = animate_scanpaths(image, paths)                   # the gaze moving, one GIF
-    json_path, csv_path = export_scanpaths(paths, image.shape)
+    json_path, csv_path = export_scanpaths(paths, image.shape, settings)
 
 Scanpaths are (n, 3) arrays of x, y in image pixels and duration in ms, in temporal order. The same seed gives
 the same scanpaths.
@@ -21,10 +21,12 @@ from PIL import Image
 from models import DEFAULT, as_rgb, list_models, load_model, predict_saliency
 from models.studio.files import output_dir
 from models.studio.painting import load_painting
+from models.runtime.viewers import DEFAULT_VIEWING_TIME_S, MAX_VIEWING_TIME_S, check_variability, check_viewing_time
 from models.studio.rendering import _scaled, colorize
 
 MAX_SCANPATHS = 10
-MAX_FIXATIONS = 30
+VARIABILITY_NOTE = ("0: the most typical viewer (the same path every time) · 0.5: as varied as the people of "
+                    "the eye-tracking studies · 1: a very idiosyncratic viewer, still mostly on salient content")
 # One colour per scanpath (matplotlib's tab10, RGB), cycling beyond ten.
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
@@ -39,20 +41,19 @@ def default_temperature(model_name: str) -> float:
     return float(load_model(model_name).default_temperature)
 
 
-def sample_scanpaths(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.2,
-                     max_fixations: int = 10, seed: int = 0) -> list[np.ndarray]:
-    """`n_scanpaths` scanpaths of one image, each cut to `max_fixations`; ValueError for bad settings."""
+def sample_scanpaths(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.5,
+                     viewing_time_s: float = DEFAULT_VIEWING_TIME_S, seed: int = 0) -> list[np.ndarray]:
+    """`n_scanpaths` viewers of one image looking for `viewing_time_s`; ValueError for bad settings."""
     rgb = as_rgb(image)
     if model_name not in scanpath_models():
         raise ValueError(f"unknown scanpath model '{model_name}'; choose one of {', '.join(scanpath_models())}")
     if not 1 <= int(n_scanpaths) <= MAX_SCANPATHS:
         raise ValueError(f"number of scanpaths must be between 1 and {MAX_SCANPATHS}; got {n_scanpaths}")
-    if not 1 <= int(max_fixations) <= MAX_FIXATIONS:
-        raise ValueError(f"maximum fixations must be between 1 and {MAX_FIXATIONS}; got {max_fixations}")
-    if not 0.0 <= float(temperature) <= 1.0:
-        raise ValueError(f"temperature must be between 0 and 1; got {temperature}")
-    paths = load_model(model_name).sample_batch(rgb, int(n_scanpaths), temperature=float(temperature), seed=int(seed))
-    return [np.asarray(p, dtype=np.float64)[: int(max_fixations)] for p in paths]
+    check_viewing_time(viewing_time_s)
+    check_variability(temperature)
+    paths = load_model(model_name).sample_batch(rgb, int(n_scanpaths), temperature=float(temperature), seed=int(seed),
+                                                viewing_time_s=float(viewing_time_s))
+    return [np.asarray(p, dtype=np.float64) for p in paths]
 
 
 def _radius(duration_ms: float, scale: float) -> int:
@@ -147,18 +148,25 @@ def animate_scanpaths(image, paths: list[np.ndarray], saliency: np.ndarray | Non
     return str(path)
 
 
-def scanpath_rows(paths: list[np.ndarray]) -> list[dict]:
-    """One row per fixation: scanpath (1-based), order (1-based), x, y (image pixels), duration_ms."""
-    return [{"scanpath": k + 1, "order": i + 1, "x": round(float(x), 2), "y": round(float(y), 2),
+ROW_SETTINGS = ("image", "model", "temperature", "viewing_time_s", "seed")
+ROW_FIELDS = ("scanpath", "order", "x", "y", "duration_ms")
+
+
+def scanpath_rows(paths: list[np.ndarray], settings: dict | None = None) -> list[dict]:
+    """One row per fixation: the settings that made it (image, model, temperature, viewing_time_s, seed, where
+    given), scanpath (1-based), order (1-based), x, y (image pixels), duration_ms."""
+    fixed = {k: settings[k] for k in ROW_SETTINGS if settings and k in settings}
+    return [{**fixed, "scanpath": k + 1, "order": i + 1, "x": round(float(x), 2), "y": round(float(y), 2),
              "duration_ms": round(float(d), 1)} for k, p in enumerate(paths) for i, (x, y, d) in enumerate(p)]
 
 
 def export_scanpaths(paths: list[np.ndarray], image_shape, settings: dict | None = None, out_dir=None,
                      stem: str = "scanpaths") -> tuple[str, str]:
-    """Write {stem}.json (settings, image size, the paths) and {stem}.csv (`scanpath_rows`); return paths."""
+    """Write {stem}.json (settings, image size, the paths) and {stem}.csv (`scanpath_rows`: the settings on
+    every row); return their paths."""
     folder = Path(out_dir) if out_dir else output_dir("scanpaths-")
     folder.mkdir(parents=True, exist_ok=True)
-    rows = scanpath_rows(paths)
+    rows = scanpath_rows(paths, settings)
     h, w = image_shape[:2]
     doc = {"image_width": int(w), "image_height": int(h), "settings": settings or {},
            "scanpaths": [[{k: r[k] for k in ("order", "x", "y", "duration_ms")} for r in rows if r["scanpath"] == s + 1]
@@ -166,32 +174,33 @@ def export_scanpaths(paths: list[np.ndarray], image_shape, settings: dict | None
     json_path, csv_path = folder / f"{stem}.json", folder / f"{stem}.csv"
     json_path.write_text(json.dumps(doc, indent=1))
     with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["scanpath", "order", "x", "y", "duration_ms"])
+        writer = csv.DictWriter(f, fieldnames=[k for k in ROW_SETTINGS if settings and k in settings] + list(ROW_FIELDS))
         writer.writeheader()
         writer.writerows(rows)
     return str(json_path), str(csv_path)
 
 
-def scanpath_view(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.2, max_fixations: int = 10,
-                  seed: int = 0, show_saliency: bool = False, colormap: str = "inferno"):
+def scanpath_view(image, model_name: str, n_scanpaths: int = 3, temperature: float = 0.5,
+                  viewing_time_s: float = DEFAULT_VIEWING_TIME_S, seed: int = 0, show_saliency: bool = False,
+                  colormap: str = "inferno"):
     """Everything the tab shows: (drawing RGB, GIF path, JSON path, CSV path, rows). `image`: a file, an array
     or a models.studio.painting.Painting; a painting larger than the models take is sampled on its working copy
     and drawn at that size, while the exports and rows give x, y in the original image's pixels."""
     painting = load_painting(image)
     rgb = painting.rgb
-    paths = sample_scanpaths(rgb, model_name, n_scanpaths, temperature, max_fixations, seed)
+    paths = sample_scanpaths(rgb, model_name, n_scanpaths, temperature, viewing_time_s, seed)
     saliency = None
     if show_saliency:
         saliency = predict_saliency(load_model(DEFAULT["saliency"]), rgb)
     folder = output_dir("scanpaths-")
     drawing = draw_scanpaths(rgb, paths, saliency, colormap)
     gif = animate_scanpaths(rgb, paths, saliency, out_dir=folder, name=f"{painting.stem}-scanpaths.gif")
-    settings = {"model": model_name, "n_scanpaths": int(n_scanpaths), "temperature": float(temperature),
-                "max_fixations": int(max_fixations), "seed": int(seed)}
+    settings = {"image": Path(painting.path).name if painting.path else painting.stem, "model": model_name, "temperature": float(temperature),
+                "viewing_time_s": float(viewing_time_s), "seed": int(seed), "n_scanpaths": int(n_scanpaths)}
     if painting.downscaled:                              # coordinates in the original image's pixels
         f = painting.scale
         paths = [np.column_stack([p[:, :2] * f, p[:, 2]]) for p in paths]
         settings["sampled_at"] = list(painting.work_size)
     w, h = painting.original_size
     json_path, csv_path = export_scanpaths(paths, (h, w), settings, out_dir=folder, stem=f"{painting.stem}-scanpaths")
-    return drawing, gif, json_path, csv_path, scanpath_rows(paths)
+    return drawing, gif, json_path, csv_path, scanpath_rows(paths, settings)
