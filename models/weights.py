@@ -1,17 +1,25 @@
 """Where weights come from: the bundled copy in assets/weights/<name>/, a local save_pretrained folder, or the
 Hugging Face Hub as 'hub:REPO@REVISION' (revision pinned, file hash checked against the bundled manifest, short
 timeouts). If the Hub cannot be reached the bundled copy is used and a visible notice says so.
-Only safetensors files are ever loaded."""
+Only safetensors files are ever loaded.
+
+Extra weight folders (fine-tuned models, training/finetune.py) are named in the EXTRA_WEIGHTS environment
+setting, separated like PATH (`:`; `;` on Windows): each entry is a weights folder, or a folder whose
+subfolders are. A folder's config.json names the registered model it is a copy of under "base_model"; the
+registry lists it by its folder name (models/registry.py)."""
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "weights"
 MANIFEST = ASSETS / "manifest.json"        # {name: {"sha256": ..., "hub_repo": ..., "revision": ...}}
 HUB_TIMEOUT_S = 5.0
+EXTRA_WEIGHTS_ENV = "EXTRA_WEIGHTS"
+BASE_MODEL_KEY = "base_model"              # in a weights folder's config.json: the registered model it loads as
 
 
 def sha256_of(path: Path) -> str:
@@ -97,6 +105,7 @@ def load_network(network_class, folder: str | Path):
     from safetensors.torch import load_file
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
+    config.pop(BASE_MODEL_KEY, None)                 # says which builder loads the folder, not a network setting
     network = network_class(**config)
     state = load_file(str(folder / "model.safetensors"))
     convert = getattr(network_class, "convert_legacy_keys", None)
@@ -109,3 +118,35 @@ def load_pretrained(network_class, name: str, weights: str | None = None):
     a save_pretrained folder, or 'hub:REPO@REV'; notice says when the Hub failed and the bundled copy was used."""
     folder, notice = resolve_weights(name, weights)
     return load_network(network_class, folder), notice, sampling_settings(folder)
+
+
+def _is_weights_folder(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def extra_weight_folders(setting: str | None = None) -> tuple[list[tuple[Path, str]], list[str]]:
+    """([(folder, base model name)], [problem, ...]) for EXTRA_WEIGHTS (or `setting`). A problem (a missing
+    folder, no weights in it, a config.json without "base_model") skips that folder and is reported, never
+    raised: the app must start with the folders that are fine."""
+    setting = os.environ.get(EXTRA_WEIGHTS_ENV, "") if setting is None else setting
+    found, problems = [], []
+    for entry in filter(None, (e.strip() for e in setting.split(os.pathsep))):
+        root = Path(entry).expanduser()
+        if not root.is_dir():
+            problems.append(f"{EXTRA_WEIGHTS_ENV}: {root} is not a folder")
+            continue
+        folders = [root] if _is_weights_folder(root) else sorted(p for p in root.iterdir() if _is_weights_folder(p))
+        if not folders:
+            problems.append(f"{EXTRA_WEIGHTS_ENV}: {root} holds no weights folder (config.json + model.safetensors)")
+        for folder in folders:
+            try:
+                base = json.loads((folder / "config.json").read_text()).get(BASE_MODEL_KEY)
+            except (OSError, ValueError, AttributeError) as err:
+                problems.append(f"{EXTRA_WEIGHTS_ENV}: {folder / 'config.json'} is not readable JSON ({err})")
+                continue
+            if not isinstance(base, str) or not base:
+                problems.append(f"{EXTRA_WEIGHTS_ENV}: {folder / 'config.json'} does not name its base model "
+                                f'("{BASE_MODEL_KEY}": "effsal-lite0", as training.finetune writes)')
+                continue
+            found.append((folder.resolve(), base))
+    return found, problems

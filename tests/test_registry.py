@@ -174,3 +174,48 @@ def test_predicting_by_name_builds_each_model_once(monkeypatch):
         assert sorted(built) == ["centerbias", "saliency-sampler"]    # the sampler's own saliency model is inside it
     finally:
         api.load_model.cache_clear()
+
+
+def _extra_folder(root, name, base="effsal-lite0"):
+    """A copy of a bundled weights folder whose config.json names its base model, as training.finetune writes."""
+    import json
+    import shutil
+    from models.weights import ASSETS
+    folder = root / name
+    shutil.copytree(ASSETS / base, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "base_model": base}))
+    return folder
+
+
+def test_extra_weight_folders_are_listed_by_folder_name(tmp_path, monkeypatch, synthetic_image):
+    one = _extra_folder(tmp_path / "a", "effsal-mine")
+    _extra_folder(tmp_path / "runs", "effsal-theirs")                # a parent folder of weight folders
+    monkeypatch.setenv("EXTRA_WEIGHTS", f"{one}:{tmp_path / 'runs'}")
+    assert {"effsal-mine", "effsal-theirs"} <= set(list_models("saliency"))
+    assert models.model_entry("effsal-mine").task == "saliency"
+    same = predict_saliency(create_model("effsal-mine"), synthetic_image)
+    assert np.allclose(same, predict_saliency(create_model("effsal-lite0"), synthetic_image))
+    monkeypatch.delenv("EXTRA_WEIGHTS")
+    assert "effsal-mine" not in list_models()
+    with pytest.raises(ValueError, match="unknown model 'effsal-mine'"):
+        create_model("effsal-mine")
+
+
+def test_bad_extra_weight_folders_are_skipped_with_a_warning(tmp_path, monkeypatch):
+    import json
+    unnamed = _extra_folder(tmp_path, "no-base")
+    (unnamed / "config.json").write_text(json.dumps({"arch": {"encoder": "lite0"}}))
+    clash = _extra_folder(tmp_path, "salnet")
+    unknown = _extra_folder(tmp_path, "effsal-unknown-base")
+    config = json.loads((unknown / "config.json").read_text())
+    (unknown / "config.json").write_text(json.dumps({**config, "base_model": "deepgaze-9000"}))
+    good = _extra_folder(tmp_path, "effsal-good")
+    monkeypatch.setenv("EXTRA_WEIGHTS", ":".join(str(p) for p in (unnamed, clash, unknown, tmp_path / "gone", good)))
+    with pytest.warns(UserWarning) as caught:
+        names = list_models()
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "does not name its base model" in messages and "'salnet' is already a model name" in messages
+    assert "'deepgaze-9000', which is not registered" in messages and "is not a folder" in messages
+    assert "effsal-good" in names and "no-base" not in names and "effsal-unknown-base" not in names
+    assert models.model_entry("salnet").bundled == "salnet"            # the built-in model keeps its name

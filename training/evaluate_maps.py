@@ -3,6 +3,16 @@ without its bugs).
 
     python -m training.evaluate_maps PRED_DIR GT_DIR [--protocol mit|tuebingen] [--sigma 24 | --ppd 35]
                                      [--out FILE.json] [--per_image FILE.csv]
+    python -m training.evaluate_maps PRED_DIR AI4VA_DATA --split val      # the AI4VA challenge's layout
+
+Two layouts of GT_DIR are read:
+- ours: a flat folder of ground truths (maps or fixation CSVs), one per prediction;
+- the AI4VA saliency challenge's (IVRL/AI4VA, saliency/: `data/images/<split>/` and `data/maps/<split>/`,
+  splits train and val; grey maps, brighter = more attention): GT_DIR is that `data/` folder (or the folder
+  holding it) and `--split` (default val) picks `maps/<split>/`. Every map must have its image in
+  `images/<split>/` under the same name (any extension) when that folder is there. PRED_DIR is a flat folder of
+  predictions, or one with a `<split>/` subfolder. The challenge's own notebook pairs images and maps by sorted
+  listing order; here every pair is matched by name, as below.
 
 - Files are paired by name without extension (`0001.png` ↔ `0001.png` or `0001.csv`); any unpaired file is an
   error that names it, and so are two files with one name in a folder (`0001.npy` and `0001.png`) — never a
@@ -65,6 +75,46 @@ def pair_files(pred_dir: Path, gt_dir: Path) -> list[tuple[Path, Path]]:
     return [(preds[s], gts[s]) for s in sorted(preds)]
 
 
+AI4VA_SPLITS = ("train", "val", "test")
+AI4VA_DEFAULT_SPLIT = "val"                   # the challenge publishes ground truth for train and val only
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def ai4va_root(folder: Path) -> Path | None:
+    """The folder holding `maps/<split>/` when `folder` (or its `data/` subfolder) is laid out as the AI4VA
+    challenge's saliency data; None for a flat folder of ground truths."""
+    for root in (folder, folder / "data"):
+        if any((root / "maps" / split).is_dir() for split in AI4VA_SPLITS):
+            return root
+    return None
+
+
+def resolve_layout(pred_dir: Path, gt_dir: Path, split: str | None) -> tuple[Path, Path, dict]:
+    """(prediction folder, ground-truth folder, {"layout", "split"}) for either layout (see the module doc)."""
+    root = ai4va_root(gt_dir) if gt_dir.is_dir() else None
+    if root is None:
+        if split:
+            raise ValueError(f"--split {split}: {gt_dir} is a flat folder of ground truths, not the AI4VA layout "
+                             "(maps/<split>/ and images/<split>/); leave --split out")
+        return pred_dir, gt_dir, {"layout": "flat"}
+    split = split or AI4VA_DEFAULT_SPLIT
+    maps = root / "maps" / split
+    if not maps.is_dir():
+        present = [s for s in AI4VA_SPLITS if (root / "maps" / s).is_dir()]
+        raise ValueError(f"{root}: AI4VA layout without maps/{split}/; the splits with maps are {', '.join(present)}")
+    images = root / "images" / split
+    if images.is_dir():
+        image_stems = {p.stem for p in images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS}
+        orphans = sorted(p.name for p in maps.iterdir() if p.suffix.lower() in MAP_EXTENSIONS
+                         and p.stem not in image_stems)
+        if orphans:
+            raise ValueError(f"{maps}: {len(orphans)} map(s) without an image of the same name in {images}, "
+                             f"e.g. {', '.join(orphans[:5])}; images and maps are paired by name")
+    if (pred_dir / split).is_dir():
+        pred_dir = pred_dir / split
+    return pred_dir, maps, {"layout": "ai4va", "split": split, "root": str(root)}
+
+
 def _normalised_fixations(pairs: list[tuple[Path, Path]]) -> dict[str, np.ndarray]:
     """{stem: (N, 2) fixations of each CSV ground truth as fractions of its frame (the prediction's size)}."""
     out = {}
@@ -88,8 +138,10 @@ def _other_fixations(normalised: dict[str, np.ndarray], stem: str, size: tuple[i
 
 
 def evaluate_folders(pred_dir, gt_dir, protocol: str = "mit", sigma_px: float = 24.0, seed: int = 0,
-                     per_image: str | None = None) -> dict:
-    pairs = pair_files(Path(pred_dir), Path(gt_dir))
+                     per_image: str | None = None, split: str | None = None) -> dict:
+    """`split`: the AI4VA split to score when gt_dir is in the AI4VA layout (default val)."""
+    pred_dir, gt_dir, layout = resolve_layout(Path(pred_dir), Path(gt_dir), split)
+    pairs = pair_files(pred_dir, gt_dir)
     normalised = _normalised_fixations(pairs)
     rng = np.random.default_rng(seed)            # which other images give sAUC negatives (MIT protocol)
     rows = {}
@@ -99,7 +151,7 @@ def evaluate_folders(pred_dir, gt_dir, protocol: str = "mit", sigma_px: float = 
         # folder, except for sAUC, whose negatives come from the folder's other images.
         rows[p.stem] = score_pair(p, g, protocol, sigma_px, other_fixations=others)
     keys = [k for k in next(iter(rows.values())) if all(k in r for r in rows.values())]
-    result = {"pred_dir": str(pred_dir), "gt_dir": str(gt_dir), "protocol": protocol, "n_images": len(rows),
+    result = {"pred_dir": str(pred_dir), "gt_dir": str(gt_dir), **layout, "protocol": protocol, "n_images": len(rows),
               "sigma_px": sigma_px, "metrics": {k: float(np.mean([r[k] for r in rows.values()])) for k in keys}}
     if normalised:
         result["baselines"] = describe_baselines(other_fixations=len(normalised) > 1)
@@ -112,7 +164,9 @@ def evaluate_folders(pred_dir, gt_dir, protocol: str = "mit", sigma_px: float = 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pred_dir")
-    parser.add_argument("gt_dir")
+    parser.add_argument("gt_dir", help="a flat folder of ground truths, or AI4VA's data/ folder (see --split)")
+    parser.add_argument("--split", choices=AI4VA_SPLITS,
+                        help=f"AI4VA layout only: score maps/SPLIT/ (default {AI4VA_DEFAULT_SPLIT})")
     parser.add_argument("--protocol", default="mit", choices=["mit", "tuebingen"])
     parser.add_argument("--sigma", help="blur of fixation CSV ground truth: pixels (24, 24px) or degrees with "
                                         "--ppd (1deg); default 24 px")
@@ -125,7 +179,8 @@ def main(argv=None) -> int:
         sigma = resolve_sigma("", args.sigma, args.ppd) if (args.sigma or args.ppd) else \
             {"px": DEFAULT_SIGMA_PX, "deg": None, "ppd": None,
              "source": f"default {DEFAULT_SIGMA_PX:g} px (--sigma PX or --ppd PIXELS_PER_DEGREE to set it)"}
-        result = evaluate_folders(args.pred_dir, args.gt_dir, args.protocol, sigma["px"], args.seed, args.per_image)
+        result = evaluate_folders(args.pred_dir, args.gt_dir, args.protocol, sigma["px"], args.seed, args.per_image,
+                                  args.split)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
