@@ -1,6 +1,6 @@
-"""SSLArtScanpath (models/sslart.py), its style views (training/style_views.py), the Barlow Twins loss
-(training/pretrain_barlow.py), the decoder training (training/train_sslart.py) and the shared scanpath
-regression loss. Tiny networks and images: each test takes about a second."""
+"""SSLArtScanpath (models/nets/sslart.py), its sampler (models/runtime/scanpath.py), its style views
+(training/style_views.py), the Barlow Twins loss (training/pretrain_barlow.py), the decoder training
+(training/train_sslart.py) and its loss. Tiny networks and images: each test takes about a second."""
 from __future__ import annotations
 
 import json
@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from models.nets.sslart import SSLArt, positional_encoding
+from models.nets.sslart import SSLArt
 from models.runtime.scanpath import SSLArtScanpathModel
-from training.losses import closest_subject_l1
+from training.losses import soft_cell_nll
 from training.pretrain_barlow import barlow_twins_loss
 from training.run_setup import parse_defaults
 from training.style_views import StyleViews, lab_statistics, transfer_colour
 
-ARCH = {"input_height": 64, "input_width": 96, "n_priors": 4, "channels": 16, "n_fixations": 5}
+ARCH = {"input_height": 64, "input_width": 96, "n_priors": 4, "channels": 16, "max_fixations": 5,
+        "map_height": 8, "map_width": 12}
 
 
 @pytest.fixture(scope="module")
@@ -26,43 +27,106 @@ def net() -> SSLArt:
     return SSLArt(ARCH).eval()
 
 
-def test_fixed_length_outputs_in_range(net):
-    out = net(torch.rand(2, 3, 64, 96))
-    assert out["xy"].shape == (2, 5, 2) and out["xy"].min() >= 0 and out["xy"].max() <= 1
-    assert out["log_duration"].shape == (2, 5)
+def consecutive_gaps(xy: torch.Tensor) -> torch.Tensor:
+    return (xy[:, 1:] - xy[:, :-1]).norm(dim=-1)
+
+
+def test_shapes_and_ranges(net):
+    out = net(torch.rand(2, 3, 64, 96), 1.0, torch.Generator().manual_seed(0), n_fixations=7)
+    assert out["xy"].shape == (2, 7, 2) and out["xy"].min() >= 0 and out["xy"].max() <= 1
+    assert out["log_duration"].shape == (2, 7)
     assert net.encode(torch.rand(1, 3, 64, 96)).shape[-2:] == (2, 3)      # stride 32
+    maps, context = net.read(net.encode(torch.rand(2, 3, 64, 96)))
+    assert maps.shape == (2, 5, 8 * 12) and context.shape == (2, 16, 2, 3)
 
 
-def test_temperature_zero_deterministic_seeded_noise_moves(net):
-    x = torch.rand(1, 3, 64, 96)
-    assert torch.equal(net(x)["xy"], net(x)["xy"])
-    a = net(x, 0.5, torch.Generator().manual_seed(3))["xy"]
-    b = net(x, 0.5, torch.Generator().manual_seed(3))["xy"]
-    assert torch.equal(a, b) and not torch.allclose(a, net(x)["xy"])
+def test_temperature_zero_deterministic_seeds_repeat_and_differ(net):
+    x = torch.rand(1, 3, 64, 96).expand(6, -1, -1, -1)
+    typical = net(x, 0.0)["xy"]
+    assert torch.equal(typical, net(x, 0.0)["xy"]) and torch.equal(typical[0], typical[5])
+    a = net(x, 1.0, torch.Generator().manual_seed(3))["xy"]
+    assert torch.equal(a, net(x, 1.0, torch.Generator().manual_seed(3))["xy"])
+    assert not torch.equal(a, net(x, 1.0, torch.Generator().manual_seed(4))["xy"])
+    # one image, six samples: the paths are not copies of one another (a regression read-out gave one path)
+    assert len({tuple(p.flatten().tolist()) for p in a}) == 6
     with pytest.raises(ValueError, match="temperature"):
         net(x, -0.1)
 
 
-def test_positional_encoding_tells_every_position_apart():
-    pe = positional_encoding(16, 4, 5)
-    assert pe.shape == (16, 20)
-    distances = torch.cdist(pe.T, pe.T) + torch.eye(20) * 1e3
-    assert distances.min() > 0.05
+def test_profile_is_the_sum_of_gaussians_of_the_distance(net):
+    weights = torch.linspace(-1, 1, len(net.config.profile_scales))
+    xy = torch.tensor([[0.3, 0.7]])
+    h, w = net.input_size
+    d = ((net.cells() - xy) * torch.tensor([w, h]) / np.hypot(w, h)).norm(dim=-1)
+    expected = sum(wk * torch.exp(-0.5 * (d / s) ** 2) for wk, s in zip(weights, net.config.profile_scales))
+    assert torch.allclose(net.profile(weights, xy)[0], expected, atol=1e-5)
 
 
-def test_sampler_api_pixels_seed_and_length(net):
+def test_teacher_forcing_gives_normalised_densities_that_see_the_path(net):
+    torch.manual_seed(1)
+    feats = net.encode(torch.rand(2, 3, 64, 96))
+    paths = torch.rand(2, 3, 4, 3)
+    out = net.teacher_forced(feats, paths)
+    assert out["log_p"].shape == (2, 3, 4, 96) and out["log_duration"].shape == (2, 3, 4)
+    assert torch.allclose(out["log_p"].logsumexp(-1), torch.zeros(2, 3, 4), atol=1e-5)
+    assert (out["log_duration_sd"] > 0).all()
+    fresh = SSLArt(ARCH).eval()
+    with torch.no_grad():
+        fresh.from_previous.fill_(-5.0)
+    forced = fresh.teacher_forced(feats, paths)["log_p"]
+    # step 0 does not depend on anybody's path; later steps depend on the subject's own earlier fixations
+    assert torch.allclose(forced[:, 0, 0], forced[:, 1, 0]) and torch.allclose(forced[:, 0, 0], forced[:, 2, 0])
+    assert not torch.allclose(forced[:, 0, 1], forced[:, 1, 1], atol=1e-3)
+
+
+def test_learned_inhibition_keeps_paths_from_stacking():
+    torch.manual_seed(0)
+    fresh = SSLArt(ARCH).eval()
+    x = torch.rand(1, 3, 64, 96).expand(20, -1, -1, -1)
+    with torch.no_grad():
+        fresh.step_maps.weight.zero_()
+        fresh.step_maps.bias.zero_()                                       # flat densities: anything goes
+    free = fresh(x, 1.0, torch.Generator().manual_seed(0), n_fixations=6)["xy"]
+    with torch.no_grad():
+        fresh.from_previous[:2] = -30.0                                   # nothing within ~0.03 of the last
+        fresh.from_earlier[:2] = -30.0                                    # … nor of any earlier fixation
+    kept_apart = fresh(x, 1.0, torch.Generator().manual_seed(0), n_fixations=6)["xy"]
+    cell = 1 / 12
+    assert consecutive_gaps(free).min() < cell                            # without it, some land next door
+    assert consecutive_gaps(kept_apart).min() > cell
+    assert torch.cdist(kept_apart, kept_apart).add(torch.eye(6)).min() > cell
+
+
+def test_soft_cell_nll_is_the_cross_entropy_with_a_blurred_fixation():
+    h, w = 4, 5
+    log_p = torch.randn(2, 3, h * w).log_softmax(-1)
+    xy = torch.rand(2, 3, 2)
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    gx, gy = (torch.arange(w) + 0.5) / w, (torch.arange(h) + 0.5) / h
+    d2 = ((gy[:, None] - xy[..., 1, None, None]) * h) ** 2 + ((gx[None] - xy[..., 0, None, None]) * w) ** 2
+    target = (-0.5 * d2 / 0.7 ** 2).flatten(-2).softmax(-1)
+    expected = -(target * log_p).sum(-1)[mask].mean()
+    assert float(soft_cell_nll(log_p, xy, mask, (h, w), 0.7)) == pytest.approx(float(expected), rel=1e-5)
+    assert float(soft_cell_nll(target.log(), xy, mask, (h, w), 0.7)) < float(expected)   # best: the target
+
+
+def test_sampler_api_pixels_seed_viewing_time_and_length(net):
     model = SSLArtScanpathModel(net)
     img = (np.random.default_rng(0).random((120, 200, 3)) * 255).astype(np.uint8)
-    a = model.sample_batch(img, 4, temperature=0.4, seed=7)
-    b = model.sample_batch(img, 4, temperature=0.4, seed=7)
-    assert len(a) == 4 and all(p.shape == (5, 3) for p in a)
-    assert all(np.array_equal(p, q) for p, q in zip(a, b))
-    assert not np.allclose(a[0], a[1])                                      # samples differ from each other
-    assert a[0][:, 0].max() < 200 and a[0][:, 1].max() < 120 and (a[0][:, 2] > 0).all()
+    a = model.sample_batch(img, 4, temperature=1.0, seed=7)
+    b = model.sample_batch(img, 4, temperature=1.0, seed=7)
+    assert len(a) == 4 and all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert not np.array_equal(a[0][:2], a[1][:2])                        # samples differ from each other
+    assert all(p[:, 0].max() < 200 and p[:, 1].max() < 120 and (p[:, 2] > 0).all() for p in a)
     assert model.sample(img, n_fixations=3, temperature=0.0).shape == (3, 3)
+    short = model.sample_batch(img, 8, temperature=1.0, seed=1, viewing_time_s=1.0)
+    long = model.sample_batch(img, 8, temperature=1.0, seed=1, viewing_time_s=6.0)
+    assert np.mean([len(p) for p in long]) > 3 * np.mean([len(p) for p in short])
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(img, temperature=1.5)
 
 
-def test_batchnorm_folding_keeps_the_outputs(net):
+def test_batchnorm_folding_keeps_the_outputs():
     torch.manual_seed(1)
     fresh = SSLArt(ARCH)
     for m in fresh.modules():                                            # non-trivial running statistics
@@ -70,26 +134,9 @@ def test_batchnorm_folding_keeps_the_outputs(net):
             m.running_mean.uniform_(-0.2, 0.2)
             m.running_var.uniform_(0.5, 1.5)
     x = torch.rand(1, 3, 64, 96)
-    expected = fresh.eval()(x)["xy"]
-    folded = SSLArtScanpathModel(fresh).network(x)["xy"]
-    assert torch.allclose(expected, folded, atol=1e-4)
-
-
-def test_closest_subject_target_and_the_random_ablation():
-    paths = torch.zeros(1, 2, 3, 3)
-    paths[0, 0, :, :2], paths[0, 1, :, :2] = 0.2, 0.8
-    mask = torch.ones(1, 2, 3, dtype=torch.bool)
-    xy = torch.full((1, 3, 2), 0.8)
-    closest, _ = closest_subject_l1(xy, torch.zeros(1, 3), paths, mask)
-    assert float(closest) == pytest.approx(0.0, abs=1e-6)
-    torch.manual_seed(0)
-    drawn = {round(float(closest_subject_l1(xy, torch.zeros(1, 3), paths, mask, "random")[0]), 4) for _ in range(40)}
-    assert drawn == {0.0, 1.2}                                             # either subject, |0.8 − 0.2| · 2
-    mask[0, 1] = False                                                     # an absent subject is never drawn
-    assert all(float(closest_subject_l1(xy, torch.zeros(1, 3), paths, mask, "random")[0]) == pytest.approx(1.2)
-               for _ in range(10))
-    with pytest.raises(ValueError):
-        closest_subject_l1(xy, torch.zeros(1, 3), paths, mask, "mean")
+    expected = fresh.eval().read(fresh.encode(x))[0]
+    folded = SSLArtScanpathModel(fresh).network
+    assert torch.allclose(expected, folded.read(folded.encode(x))[0], atol=1e-4)
 
 
 def test_barlow_twins_loss_is_zero_for_identical_decorrelated_views_and_large_otherwise():
@@ -136,15 +183,19 @@ def test_decoder_training_lowers_the_loss_and_exports(tmp_path, tiny_dataset, mo
     monkeypatch.setattr("models.nets.sslart.SSLArtConfig.input_height", 64)
     monkeypatch.setattr("models.nets.sslart.SSLArtConfig.input_width", 96)
     out = tmp_path / "run"
-    train_sslart.main(["--encoder", "scratch", "--data", str(tiny_dataset), "--out", str(out), "--epochs", "25",
-                       "--batch_size", "4", "--n_fixations", "4", "--threads", "1", "--warmup_steps", "2",
-                       "--export", str(tmp_path / "export")])
+    args = ["--encoder", "scratch", "--data", str(tiny_dataset), "--out", str(out), "--epochs", "25",
+            "--batch_size", "4", "--max_fixations", "4", "--threads", "1", "--warmup_steps", "2",
+            "--feature_cache", str(tmp_path / "features.pt"), "--export", str(tmp_path / "export")]
+    train_sslart.main(args)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert log[-1]["train_loss"] < 0.8 * log[0]["train_loss"]
+    assert log[-1]["train_loss"] < log[0]["train_loss"] - 0.3
+    assert min(r["val_where"] for r in log) < log[0]["val_where"]
     model = load_sslart(str(tmp_path / "export"))
-    assert model.network.config.n_fixations == 4
+    assert model.network.config.max_fixations == 4
     frozen = train_sslart.build_model(parse_defaults(train_sslart.DEFAULTS, None, ["--encoder", "scratch"]))
     assert not any(p.requires_grad for p in frozen.encoder.parameters())
     assert any(p.requires_grad for p in frozen.parameters())
     img = (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8)
-    assert model.sample(img, temperature=0.0, seed=0).shape == (4, 3)
+    assert model.sample(img, n_fixations=6, temperature=0.0, seed=0).shape == (6, 3)
+    train_sslart.main(args[:4] + ["--out", str(tmp_path / "again")] + args[6:])     # the cache is read back
+    assert (tmp_path / "again" / "log.jsonl").is_file()

@@ -131,3 +131,19 @@ def log_normal_nll(log_duration: torch.Tensor, log_sd: torch.Tensor, paths: torc
     z = (paths[..., 2] - log_duration[:, None]) / log_sd[:, None]
     nll = 0.5 * z ** 2 + torch.log(log_sd)[:, None]
     return (nll * m).sum() / m.sum().clamp_min(1)
+
+
+def soft_cell_nll(log_p: torch.Tensor, xy: torch.Tensor, mask: torch.Tensor, grid_hw: tuple[int, int],
+                  sigma_cells: float = 1.0) -> torch.Tensor:
+    """Cross-entropy of per-step densities over a grid of cells against each recorded fixation spread by a
+    Gaussian of `sigma_cells` cells (a fixation's position is known to about a degree, not to one cell).
+    log_p (..., P) log-softmax over the h·w cells row by row; xy (..., 2) x/W, y/H in [0, 1]; mask (...)."""
+    h, w = grid_hw
+    gx = (torch.arange(w, device=xy.device, dtype=xy.dtype) + 0.5) / w
+    gy = (torch.arange(h, device=xy.device, dtype=xy.dtype) + 0.5) / h
+    tx = (-0.5 * ((gx - xy[..., :1]) * w / sigma_cells) ** 2).softmax(-1)      # (..., w) the Gaussian is
+    ty = (-0.5 * ((gy - xy[..., 1:]) * h / sigma_cells) ** 2).softmax(-1)      # (..., h) separable: a product
+    expected = (ty[..., None, :] @ log_p.unflatten(-1, (h, w)) @ tx[..., :, None])[..., 0, 0]   # Σ target·log_p
+    m = mask.float()
+    return (-expected * m).sum() / m.sum().clamp_min(1)
+

@@ -74,14 +74,15 @@ DESCRIPTIONS["spgen"] = (
     "fixations is the count above ½) and a duration head gives log-milliseconds from the features under each "
     "fixation. Code: `models/nets/spgen.py`; training and loss: `training/train_spgen.py`.")
 DESCRIPTIONS["sslart"] = (
-    "SSLArtScanpath (after docs/seed-models.md §1; the scanpath model was never released, so it is written from "
-    "the figure): an EfficientNet-Lite0 encoder pretrained without labels by Barlow Twins over painting styles "
-    "(two views of a painting that differ in colour statistics — taken from another painting — and in strong "
-    "photometric and texture changes; `training/pretrain_barlow.py`, starting from ImageNet), frozen; its stride-32 "
-    "features with 16 learned Gaussian priors, a 1×1 conv, flattened into an 80-position sequence plus a 2-D "
-    "positional encoding, then two 1-D conv branches (Conv1D + MaxPool1D, Conv1D + max) giving x and y of a fixed "
-    "number of fixations (8); a third branch of the same shape gives log-durations, and temperature noise "
-    "(1 − T)·h + T·ε on the standardised sequence makes samples differ. Code: `models/nets/sslart.py`.")
+    "SSLArtScanpath (after docs/seed-models.md §1: its idea, a self-supervised encoder and a light decoder, with a "
+    "read-out that samples paths instead of regressing one): an EfficientNet-Lite0 encoder pretrained without labels "
+    "by Barlow Twins over painting styles (two views of a painting that differ in colour statistics — taken from "
+    "another painting — and in strong photometric and texture changes; `training/pretrain_barlow.py`, starting from "
+    "ImageNet), frozen; its stride-32 features with 16 learned Gaussian priors, a 1×1 and a 3×3 conv, then one logit "
+    "map per step (16 steps; later steps use the last) upsampled to 32×40 cells. Each fixation is drawn from "
+    "softmax(map_t / T + a learned radial profile around the previous fixation (saccade amplitudes) + a learned "
+    "radial profile around every earlier one (inhibition of return)), at a uniform place in the drawn cell; its "
+    "duration from a log-normal the decoder predicts from the features under it. Code: `models/nets/sslart.py`.")
 TRAINING_NOTES = {
     "spgen": lambda c: (
         f"- Seed {c['seed']}, batch {c['batch_size']}, AdamW (heads lr {c['lr']}, trunk lr {c['trunk_lr']}), warm-up "
@@ -91,24 +92,28 @@ TRAINING_NOTES = {
         f"{c['w_xy']}·L1 to the closest subject's scanpath + {c['w_duration']}·L1 on log duration + "
         f"{c['w_length']}·BCE of the length gate (see `training/train_spgen.py`)."),
     "sslart": lambda c: (
-        f"- Encoder: `{c['encoder']}` (frozen). Seed {c['seed']}, batch {c['batch_size']}, AdamW lr {c['lr']}, warm-up "
-        "then cosine decay, over cached encoder features of every train image and its mirror image; the "
-        f"best-validation epoch is exported. Training temperature uniform in [0, {c['max_train_T']}] per batch. Loss: "
-        f"L1 to the closest subject's first {c['n_fixations']} fixations + {c['w_duration']}·L1 on log duration "
+        f"- Encoder: `{c['encoder']}` (frozen; the Barlow Twins encoder as bundled with the previous sslart weights, "
+        f"fp16 → fp32). Seed {c['seed']}, batch {c['batch_size']} images × {c['subjects_per_image']} subjects drawn per "
+        f"step, AdamW lr {c['lr']}, weight decay {c['weight_decay']}, warm-up then cosine decay, early stop after "
+        f"{c['patience']} epochs without val improvement, over cached encoder features of every train image and its "
+        "mirror image; the best-validation epoch is exported. Loss: maximum likelihood of the recorded paths with teacher "
+        f"forcing, the first {c['max_fixations']} fixations of every subject: cross-entropy of each fixation (spread over "
+        f"{c['sigma_cells']} cell) under its step's density + {c['w_duration']}·log-normal NLL of its duration "
         "(`training/train_sslart.py`)."),
 }
 LIMITATIONS = {
     "spgen": ("Learned from free viewing of natural photographs (OSIE, MIT1003); scanpaths on paintings are a "
-              "transfer from photographs (domain adaptation to paintings is not in these weights). At most 12 "
-              "fixations are generated. The steps are predicted in parallel, so a sampled fixation does not see "
-              "where the previous sampled one landed."),
-    "sslart": ("The encoder saw paintings (without gaze) only in self-supervised pretraining; the decoder learned from "
-               "free viewing of natural photographs (OSIE, MIT1003). Every scanpath has exactly 8 fixations. The "
-               "decoder is light and was chosen on validation loss after a few epochs (it overfits beyond); it "
-               "regresses coordinates, so its scanpaths sit between the places people look more than SPGEn's do, "
-               "and the temperature barely changes them (the max over positions in each branch absorbs the noise: "
-               "see the diversity column). docs/results.md compares it with SPGEn and with ImageNet / random "
-               "encoders."),
+              "transfer from photographs (domain adaptation to paintings is not in these weights). The network "
+              "predicts 12 step maps in parallel; the sampled viewers read them one at a time under inhibition of "
+              "return and a saccade prior (and their mean after the 12th), so longer viewing is the sampler's "
+              "extrapolation, not learned. It learned one pooled population: MIT1003's longer fixations and OSIE's "
+              "frequent short refixations are averaged (see the population table)."),
+    "sslart": (
+        "The encoder saw paintings (without gaze) only in self-supervised pretraining; the decoder learned from free "
+        "viewing of natural photographs (OSIE, MIT1003). It reads stride-32 features (an 8×10 grid), so its densities are "
+        "coarse. It learned one pooled population of viewers: OSIE's frequent refixations within 1° and MIT1003's almost "
+        "absent ones (the two recordings differ) are averaged, so on MIT1003 it stacks more "
+        "fixations than those viewers. docs/results.md compares it with SPGEn and with ImageNet / random encoders."),
 }
 RESULT_LABELS: dict[str, str] = {}                  # a model whose bundled weights were evaluated under another label
 SCANPATH_COLUMNS = [("sequence_score", "SequenceScore ↑"), ("mm_vector", "MM shape ↑"), ("mm_direction", "MM direction ↑"),
@@ -251,6 +256,32 @@ def refresh_scanpath_card(model: str, fine_tune: Path) -> Path:
     return card
 
 
+def sampling_lines(sampling: dict) -> list[str]:
+    """How the bundled sampling settings (sampling.json) were chosen, for a scanpath model card."""
+    lines = []
+    if sampling.get("sharpness") is not None:
+        lines.append(f"- Read-out sharpness {sampling['sharpness']:g} (each fixation read from its step map raised to "
+                     f"that power, towards the map's mode), chosen by `{sampling.get('sharpness_chosen_by', '')}`.")
+    curve = sampling.get("temperature_curve")
+    if curve:
+        lines.append(f"- Virtual viewers (`models/runtime/viewers.py`): each looks for the viewing time (3 s by default) "
+                     "and its fixations fill the share of it that people's did on the train splits; the public "
+                     f"temperature is viewer variability, mapped to the model's noise by {curve['temperature']} → "
+                     f"{curve['noise']}: 0.5 gives the diversity of the people of the val splits "
+                     f"({curve['diversity_human_val']:.3f}), 1 the most varied viewers that still look mostly at "
+                     f"salient content; chosen by `{sampling['temperature_chosen_by']}`.")
+    elif sampling.get("temperature") is not None:
+        lines.append(f"- Default temperature T = {sampling['temperature']:g}, chosen on the val split by "
+                     f"`{sampling.get('chosen_by', '')}` (best SequenceScore).")
+    if sampling.get("inhibition_of_return"):
+        ior = sampling["inhibition_of_return"]
+        lines.append(f"- Inhibition of return: a dip of strength {ior['strength']:g} and width {ior['sigma']:g} of the "
+                     f"diagonal around each fixation, fading by {ior['memory']:g} per fixation"
+                     + (f"; saccade prior σ = {sampling['saccade_sigma']:g} of the diagonal, chosen by "
+                        f"{sampling['saccade_sigma_chosen_by']}" if sampling.get("saccade_sigma") else "") + ".")
+    return lines
+
+
 def write_scanpath_card(model: str, run: Path) -> Path:
     """Model card of a scanpath model from its run folder and results/scanpaths + results/temperature."""
     folder = WEIGHTS / model
@@ -286,19 +317,16 @@ def write_scanpath_card(model: str, run: Path) -> Path:
         + ", ".join(f"{k[4:]} {v:.3f}" for k, v in best.items() if k.startswith("val_")) + ".",
     ]
     if sampling:
-        sharp = (f" and read-out sharpness {sampling['sharpness']:g} (each fixation read from its step map raised to "
-                 "that power, towards the map's mode)") if sampling.get("sharpness") is not None else ""
-        lines.append(f"- Default temperature T = {sampling['temperature']:g}{sharp}, chosen on the val split by "
-                     f"`{sampling['chosen_by']}` (best SequenceScore); stored in `sampling.json`.")
+        lines += sampling_lines(sampling)
     lines += ["", "## Test-split metrics", "",
-              "From `python -m training.evaluate_scanpaths --model NAME --data DATA --split test --samples 3` (run by "
+              "From `python -m training.evaluate_scanpaths --model NAME --data DATA --split test --samples 10` (run by "
               "`bash training/evaluate_all.sh`): each sampled scanpath scored against every subject's scanpath; "
               "`human` = each subject against the others; diversity = 1 − mean SequenceScore between samples (between "
               "subjects for `human`).", "", *table, "", "## Files", "",
               f"- `model.safetensors`: {facts['params'] / 1e6:.2f} M parameters, {', '.join(facts['dtypes'])}, "
               f"{facts['bytes'] / 2**20:.1f} MiB, sha256 `{facts['sha256']}`.",
-              "- `config.json`: the architecture arguments for `from_pretrained`; `sampling.json`: the default "
-              "temperature.", "", "## Limitations", "",
+              "- `config.json`: the architecture arguments for `from_pretrained`; `sampling.json`: how samples are "
+              "drawn (temperature curve, read-out, inhibition of return).", "", "## Limitations", "",
               LIMITATIONS[model], ""]
     card = folder / "README.md"
     card.write_text("\n".join(lines))

@@ -114,18 +114,6 @@ def viewer_paths(steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], i
                              duration[k, :n]]).astype(np.float64) for k, n in enumerate(lengths)]
 
 
-def pixel_scanpaths(xy: torch.Tensor, log_duration: torch.Tensor, lengths: list[int],
-                    image_hw: tuple[int, int]) -> list[np.ndarray]:
-    """Network outputs (B, N, 2) in [0, 1] and (B, N) log-ms → B arrays (n_k, 3) x, y in image pixels, ms."""
-    h, w = image_hw
-    paths = []
-    for k, n in enumerate(lengths):
-        p = xy[k, :n].numpy() * np.array([w, h])
-        paths.append(np.column_stack([np.clip(p[:, 0], 0, w - 1e-3), np.clip(p[:, 1], 0, h - 1e-3),
-                                      log_duration[k, :n].exp().numpy()]))
-    return paths
-
-
 class NetworkScanpathModel:
     """A scanpath network whose trunk (`trunk_method`, run once per image) goes through ONNX Runtime; the
     samples are read from the trunk's output in PyTorch, seeded so that the same seed gives the same paths."""
@@ -207,7 +195,7 @@ class SPGEnScanpathModel(NetworkScanpathModel):
         after_last = log_maps.logsumexp(1) - math.log(n)                          # their mean: the image's density
         viewers = ViewerTimes(count, viewing_time_s, n_fixations, noise == 0, generator)
         ior = InhibitionOfReturn(count, (h, w), image.shape[:2], **self.ior)
-        steps = []
+        steps, xy = [], None
         while not viewers.done:
             k = len(steps)
             base = log_maps[:, k] if k < n else after_last
@@ -215,7 +203,7 @@ class SPGEnScanpathModel(NetworkScanpathModel):
                 base = base + ior.saccade_prior(xy, self.saccade_sigma)
             p = (self.sharpness * (base + ior.log_mask)).softmax(-1)                # (B, h·w)
             xy = mode_read_out(p, h, w)
-            heads = net.heads(p[:, None], y, torch.tensor([min(k, n - 1)]))
+            heads = net.heads(p[:, None], y, torch.tensor([min(k, n - 1)]), with_gate=False)
             sd = heads["log_duration_sd"][:, 0] if "log_duration_sd" in heads else 0.0
             kept, duration = viewers.advance(viewers.durations(heads["log_duration"][:, 0], sd))
             ior.add(xy, kept)

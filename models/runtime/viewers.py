@@ -9,7 +9,8 @@ population of people rather than many copies of one typical path.
   drawing either per viewer made the number of fixations per path far more variable than people's on the
   val splits (SD 2.6–3.2 against 1.8–2.4, docs/results.md), so each duration is drawn on its own.
 - **Inhibition of return**: each fixation suppresses the density around it; the suppression fades over later
-  fixations, so long viewing keeps exploring and may come back.
+  fixations with a half-life of 12 fixations (about 3 s: inhibition of return lasts seconds, not minutes), so
+  long viewing keeps exploring and may come back.
 - **Variability**: the public temperature t ∈ [0, 1] is calibrated per model (sampling.json, chosen on val):
   0 = the most typical viewer, `DEFAULT_VARIABILITY` = as varied as the people of the val splits, 1 = a very
   idiosyncratic viewer that still looks mostly at salient content. Each model maps t to its own noise.
@@ -109,7 +110,7 @@ class InhibitionOfReturn:
     of a row and a column profile, so a dip costs one outer product."""
 
     def __init__(self, count: int, grid_hw: tuple[int, int], image_hw: tuple[int, int], sigma: float = 0.05,
-                 strength: float = 0.9, memory: float = 0.9):
+                 strength: float = 0.9, memory: float = 0.944):
         h, w = grid_hw
         ih, iw = image_hw
         diagonal = float(np.hypot(iw, ih))
