@@ -22,7 +22,7 @@ from models.runtime.memory import limit_malloc_arenas, releases_memory
 from models.studio import batch, evaluate_tab, gallery, overview_tab, panorama_tab, rendering, saliency_tab, scanpath_tab
 from models.studio.files import image_files
 from models.studio.painting import LIMITS, file_stem, load_painting
-from training import studio_evaluate
+from training import studio_evaluate, study_tab
 from training.metrics.files import BASELINES_NOTE
 
 VIEWER_DIR = Path(__file__).resolve().parent / "assets" / "viewer"   # vendored Pannellum 2.5.7 + glue, no CDN
@@ -262,8 +262,9 @@ def _file_url(path) -> str:
 
 
 def _panorama_views(rgb: np.ndarray, streams: dict[str, np.ndarray], stream: str, colormap: str, opacity: float,
-                    with_panels: bool = True, stem: str = "panorama"):
-    """(gallery panels as (file, label) or None, viewer texture URL) of a panorama and its streams."""
+                    with_panels: bool = True, stem: str = "panorama", view: str = ""):
+    """(gallery panels as (file, label) or None, viewer texture URL) of a panorama and its streams. `view`
+    (panorama_tab.viewer_fragment) follows the URL's '#': where the viewer opens and its hotspots."""
     panels = None
     if with_panels:
         images = panorama_tab.stream_images(rgb, streams, colormap, opacity)
@@ -271,14 +272,15 @@ def _panorama_views(rgb: np.ndarray, streams: dict[str, np.ndarray], stream: str
         paths = image_files("panorama-", {n: image for n, (image, _) in zip(names, images)})
         panels = [(paths[n], label) for n, (_, label) in zip(names, images)]
     density = streams[panorama_tab.chosen_stream(streams, stream)]
-    return panels, _file_url(panorama_tab.viewer_texture(rgb, density, opacity, colormap))
+    url = _file_url(panorama_tab.viewer_texture(rgb, density, opacity, colormap))
+    return panels, f"{url}#{view}" if view else url
 
 
 def _saved_panorama_views(state: dict, stream: str, colormap: str, opacity: float, with_panels: bool = True):
     """`_panorama_views` of a 360° tab state (panorama_tab.compact_state); ValueError once it has expired."""
     rgb = panorama_tab.state_image(state)
     return _panorama_views(rgb, panorama_tab.state_streams(state, rgb.shape[:2]), stream, colormap, opacity,
-                           with_panels, state.get("stem", "panorama"))
+                           with_panels, state.get("stem", "panorama"), state.get("view", ""))
 
 
 @handler(needs={"image": "Upload an equirectangular panorama (2:1) first."})
@@ -288,12 +290,19 @@ def run_panorama(image, model_name, stream, colormap, opacity):
     streams = panorama_tab.panorama_streams(rgb, model_name)
     stream = panorama_tab.chosen_stream(streams, stream)
     stem = file_stem(image, "panorama")
-    panels, viewer = _panorama_views(rgb, streams, stream, colormap, opacity, stem=stem)   # from the streams in memory
+    # The viewer opens at the overall map's strongest peak (the model's first stream) and marks its top 3; a new
+    # id per prediction, so a new panorama (or a new model) opens there, while restyles keep the visitor's view.
+    peaks = panorama_tab.map_peaks(next(iter(streams.values())))
+    view = panorama_tab.viewer_fragment(peaks)
+    panels, viewer = _panorama_views(rgb, streams, stream, colormap, opacity, stem=stem, view=view)  # streams in memory
     state = panorama_tab.compact_state(rgb, streams)                                # kept for restyling only
-    state.update(stem=stem, model=model_name, style=[stream, colormap, float(opacity)])
+    state.update(stem=stem, model=model_name, style=[stream, colormap, float(opacity)], view=view)
     h, w = rgb.shape[:2]
-    info = f"**{model_name}** — {saliency_tab.describe(model_name)}\n\nStreams: {', '.join(streams)} ({w}×{h})"
-    return panels, viewer, gr.Radio(choices=list(streams), value=stream), state, info
+    looks = "; ".join(f"yaw {y:g}°, pitch {p:g}°" for y, p in peaks) or "none (the map does not vary with yaw)"
+    info = (f"**{model_name}** — {saliency_tab.describe(model_name)}\n\nStreams: "
+            f"{', '.join(panorama_tab.stream_label(s) for s in streams)} ({w}×{h}). "
+            f"Strongest peaks (viewer hotspots): {looks}.")
+    return panels, viewer, gr.Radio(choices=panorama_tab.stream_choices(streams), value=stream), state, info
 
 
 @handler(skip_without="state")
@@ -330,6 +339,57 @@ def preview_video(video, progress=gr.Progress()):
     refuse (processing reads the upload itself)."""
     return panorama_tab.playable_upload(
         video, progress=lambda done, total: progress((done, total), desc="preparing the preview"))
+
+
+# ------------------------------------------------------------------------------------------------ study (AOIs)
+
+@handler()
+def study_show(image, aois, points):
+    """The drawing surface (the painting, its AOIs, the points being placed) and what is wrong in the table."""
+    if _missing(image):
+        return None, "Upload a painting (or click an example), then click on it to draw areas of interest."
+    preview, problems = study_tab.draw_preview(image, aois, points)
+    count = len(study_tab.table_rows(aois))
+    placing = f" · {len(points)} point(s) placed: name the area and press **Add area**." if points else ""
+    lines = [f"{count} area(s) of interest{placing}"] + [f"⚠️ {p}" for p in problems]
+    return preview, "\n\n".join(lines)
+
+
+@handler(needs={"image": UPLOAD_IMAGE})
+def study_click(image, points, evt: gr.SelectData):
+    return study_tab.click_point(image, points, evt.index)
+
+
+@handler(needs={"image": UPLOAD_IMAGE})
+def study_add(image, aois, points, name):
+    size = study_tab.painting_of(image).original_size
+    return study_tab.add_area(aois, points, name, size), [], ""
+
+
+def study_suggestion(kind: str):
+    @handler(needs={"image": UPLOAD_IMAGE})
+    def suggest(image, aois):
+        return study_tab.suggest(kind, image, aois)
+    return suggest
+
+
+@handler(needs={"image": UPLOAD_IMAGE}, errors=(ValueError, OSError))
+def study_import(aoi_file, image, aois):
+    return study_tab.import_file(aoi_file, image, aois)
+
+
+@handler(needs={"image": UPLOAD_IMAGE})
+def study_export(image, aois):
+    return study_tab.export_files(aois, image)
+
+
+@handler(needs={"image": UPLOAD_IMAGE}, errors=(ValueError, OSError))
+def run_study(image, aois, model_name, n_viewers, viewing_time_s, seed, study_file, study_kind, column_mapping,
+              screen, progress=gr.Progress()):
+    report = study_tab.run_study(image, aois, model_name, n_viewers, viewing_time_s, seed, study_file, study_kind,
+                                 column_mapping, screen, progress=progress)
+    return (report["rows"], report["chart"], report["transitions"], report["files"], report["comparison"] or None,
+            report["overlay"], report["scores"] or None, report["note"])
 
 
 # ------------------------------------------------------------------------------------------------ clearing
@@ -596,8 +656,118 @@ def build_scanpath_tab(examples: tuple[list[dict], str]) -> None:
                "Settings changed: press **Sample scanpaths** again.", when=image)
 
 
+def build_study_tab(examples: tuple[list[dict], str]) -> None:
+    models = scanpath_tab.scanpath_models()
+    with gr.Tab("Study"):
+        gr.Markdown("A virtual eye-tracking study: draw areas of interest (AOIs) on the painting, let sampled "
+                    "viewers look at it, and read the metrics an eye-tracking study reports per area. Click on "
+                    "the painting to place points: two opposite corners make a rectangle, three or more a polygon.")
+        image = painting_input(examples, "st")
+        points = gr.State([])
+        with gr.Row():
+            with gr.Column():
+                image.render()
+                gr.Markdown(LIMITS_NOTE)
+            with gr.Column():
+                preview = gr.Image(label="Click to place points (areas of interest outlined)", type="numpy",
+                                   interactive=False, elem_id="st-preview")
+                aoi_note = gr.Markdown(elem_id="st-aoi-note")
+                with gr.Row():
+                    name = gr.Textbox(label="Area name", placeholder="e.g. face", elem_id="st-name", scale=2)
+                    add = gr.Button("Add area", variant="primary", elem_id="st-add", scale=1)
+                with gr.Row():
+                    undo = gr.Button("Undo point", size="sm", elem_id="st-undo")
+                    clear_points = gr.Button("Clear points", size="sm", elem_id="st-clear")
+        aois = gr.Dataframe(headers=study_tab.COLUMNS, datatype="str", type="array", interactive=True,
+                            column_count=3, label="Areas of interest (edit freely: points "
+                            "are 'x y; x y; …' in the painting's pixels, a rectangle by two opposite corners)",
+                            elem_id="st-aois")
+        with gr.Row():
+            grid = gr.Button("Suggest a 3×3 grid", size="sm", elem_id="st-grid")
+            salient = gr.Button("Suggest salient regions", size="sm", elem_id="st-salient")
+            faces = gr.Button("Suggest faces", size="sm", elem_id="st-faces")
+            aoi_file = gr.UploadButton("Import AOIs (JSON, CSV)", file_types=[".json", ".csv"], size="sm",
+                                       elem_id="st-import")
+            export = gr.Button("Export AOIs (JSON, CSV)", size="sm", elem_id="st-export")
+        exported = gr.File(label="AOIs", file_count="multiple", interactive=False, elem_id="st-exported")
+        with gr.Row():
+            model = gr.Dropdown(models, value=_default("scanpath", models), label="Scanpath model",
+                                elem_id="st-model")
+            viewers = gr.Slider(study_tab.MIN_VIEWERS, study_tab.MAX_VIEWERS, value=study_tab.DEFAULT_VIEWERS,
+                                step=1, label="Viewers", elem_id="st-viewers")
+            viewing_time = gr.Slider(study_tab.MIN_TIME_S, study_tab.MAX_TIME_S, value=3, step=0.5,
+                                     label="Viewing time (s)", elem_id="st-viewing-time")
+            seed = gr.Number(0, precision=0, label="Seed", elem_id="st-seed")
+        with gr.Accordion("Compare with a real study", open=False, elem_id="st-real"):
+            gr.Markdown("Upload the study of this painting, then run: its metrics appear beside the predicted "
+                        "ones. Fixations: our layout (subject, x, y, duration_ms) or any CSV with a column "
+                        "mapping; raw gaze samples (participant, time_ms, x, y) or an EyeLink .asc: fixations are "
+                        "found with pymovements' I-DT.")
+            with gr.Row():
+                study_file = local_example(gr.File(label="Study file (CSV or .asc)",
+                                                   file_types=[".csv", ".asc", ".txt"], elem_id="st-study"),
+                                           "fixations.csv")
+                study_kind = gr.Radio(list(study_tab.STUDY_KINDS), value="fixations", label="The CSV holds",
+                                      elem_id="st-study-kind")
+            with gr.Row():
+                mapping = gr.Textbox(label="Column mapping (optional)", elem_id="st-mapping",
+                                     placeholder="participant=Participant name, x=Fixation point X, "
+                                                 "y=Fixation point Y, duration_ms=Gaze event duration")
+                screen = gr.Textbox(label="The image on the screen (optional)", elem_id="st-screen",
+                                    placeholder="left, top, width, height in screen px (or the screen's width, "
+                                                "height if the image filled it)")
+        go = gr.Button("Run the virtual study", variant="primary", elem_id="st-go")
+        note = gr.Markdown(label="About the run", elem_id="st-note")
+        table = gr.Dataframe(headers=study_tab.SHOWN, label="AOI metrics (value [95 % interval])",
+                             interactive=False, wrap=True, elem_id="st-table")
+        with gr.Row():
+            chart = gr.Image(label="Share of fixation time per AOI", type="filepath", interactive=False,
+                             elem_id="st-chart")
+            transitions = gr.Image(label="Transitions between AOIs", type="filepath", interactive=False,
+                                   elem_id="st-transitions")
+        files = gr.File(label="Download the metrics (CSV, JSON)", file_count="multiple", interactive=False,
+                        elem_id="st-files")
+        comparison = gr.Dataframe(headers=study_tab.COMPARISON_COLUMNS, label="Predicted vs the real study",
+                                  interactive=False, wrap=True, elem_id="st-comparison")
+        with gr.Row():
+            overlay = gr.Image(label="The real fixations over the predicted map", type="filepath",
+                               interactive=False, elem_id="st-overlay")
+            scores = gr.Dataframe(headers=["metric", "value"], label="The models against the study",
+                                  interactive=False, elem_id="st-scores")
+
+        shown = [image, aois, points]
+        for changed in (aois.change, points.change):
+            changed(study_show, shown, [preview, aoi_note], api_visibility="private", show_progress="hidden")
+        image.change(lambda: [], None, points, api_visibility="private", show_progress="hidden").then(
+            study_show, shown, [preview, aoi_note], api_visibility="private", show_progress="hidden")
+        # every click counts, in order: each reads the points the one before it left (a State lives on the server)
+        preview.select(study_click, [image, points], points, trigger_mode="multiple", concurrency_limit=1,
+                       api_visibility="private", show_progress="hidden")
+        undo.click(lambda p: (p or [])[:-1], points, points, api_visibility="private", show_progress="hidden")
+        clear_points.click(lambda: [], None, points, api_visibility="private", show_progress="hidden")
+        for adds in (add.click, name.submit):
+            adds(study_add, [image, aois, points, name], [aois, points, name], api_visibility="private")
+        for button, kind in ((grid, "grid"), (salient, "salient"), (faces, "faces")):
+            button.click(study_suggestion(kind), [image, aois], aois, api_visibility="private")
+        aoi_file.upload(study_import, [aoi_file, image, aois], aois, api_visibility="private")
+        export.click(study_export, [image, aois], exported, api_visibility="private")
+
+        inputs = [image, aois, model, viewers, viewing_time, seed, study_file, study_kind, mapping, screen]
+        outputs = [table, chart, transitions, files, comparison, overlay, scores]
+        run, _ = fresh_click(go, run_study, inputs, [*outputs, note], outputs, note,
+                             "The painting, the areas or the settings changed while it ran: press **Run the "
+                             "virtual study** again.", api_name="study", concurrency_limit=1)
+        clears([image.change, study_file.change], [*outputs, exported], [run], note,
+               "New input: press **Run the virtual study**.", when=image, cancel=False)
+        clears([aois.change, model.change, viewers.change, viewing_time.change, seed.change, study_kind.change,
+                mapping.change, screen.change], [*outputs, exported], [run], note,
+               "Changed: press **Run the virtual study** again.", when=image)
+
+
 def build_panorama_tab() -> None:
     models = panorama_tab.panorama_models()
+    examples, examples_message = gallery.fetch_panorama_examples()
+    gr.set_static_paths(sorted({str(Path(e["path"]).parent) for e in examples}))    # the thumbnails are served
     pannellum = _file_url(VIEWER_DIR / "pannellum")
     viewer_head = (f'<link rel="stylesheet" href="{pannellum}/pannellum.css">'
                    f'<script src="{pannellum}/pannellum.js"></script>'
@@ -608,16 +778,37 @@ def build_panorama_tab() -> None:
                     "ATSal's streams: **attention** looks at the whole sphere at once; the **experts** look at "
                     "the six cube faces (a *poles* expert for up and down, an *equator* expert for the four "
                     "sides); **fused** combines them (attention × experts^γ) and is usually the best guess. "
-                    "The equator bias has one stream, its **prior**.")
+                    "The equator bias has one stream, its **prior**. The viewer opens facing the strongest peak of "
+                    "the model's overall map; its three strongest peaks are hotspots: click one to turn to it.")
         state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1):
-                image = local_example(image_upload(label="Equirectangular panorama (2:1)", elem_id="pano-image"),
-                                      "panorama.jpg")
+                image = local_example(image_upload(label="Equirectangular panorama (2:1)", elem_id="pano-image",
+                                                   render=False), "panorama.jpg")
+                if examples:
+                    gr.Markdown("**Example panoramas** (CC0, one CC BY-SA 3.0: credit and licence on each) — click "
+                                "one to load it, or upload your own below.", elem_classes="examples-title")
+                    buttons = "".join(
+                        f'<button type="button" class="example" data-index="{i}" data-title="{html.escape(e["title"])}" '
+                        f'aria-label="Load the example panorama {html.escape(e["label"])}">'
+                        f'<img src="{_file_url(e["path"])}" alt="" loading="lazy">'
+                        f'<span class="example-caption">{html.escape(e["label"])}</span></button>'
+                        for i, e in enumerate(examples))
+                    thumbs = gr.HTML(f'<div class="examples-strip" role="group" aria-label="Example panoramas">'
+                                     f'{buttons}</div>', elem_id="pano-examples", js_on_load=EXAMPLES_JS, padding=False)
+
+                    def pick(evt: gr.SelectData) -> str:
+                        return examples[int(evt.index)]["path"]
+
+                    thumbs.select(pick, None, image, api_visibility="private", show_progress="hidden")
+                if examples_message:
+                    gr.Markdown(f"<small>{examples_message}</small>", elem_classes="examples-message")
+                image.render()
                 model = gr.Dropdown(models, value=_default("panorama", models), label="360° model",
                                     elem_id="pano-model")
                 # Every known stream until a model has predicted: an API call may name any of them.
-                stream = gr.Radio(list(panorama_tab.STREAM_LABELS), value="fused", elem_id="pano-stream",
+                stream = gr.Radio(panorama_tab.stream_choices(panorama_tab.STREAM_LABELS), value="fused",
+                                  elem_id="pano-stream",
                                   label="Stream in the viewer (the model's own after predicting)")
                 colormap = gr.Dropdown(list(rendering.COLORMAPS), value="inferno", label="Colormap",
                                        elem_id="pano-colormap")
@@ -675,8 +866,9 @@ def build_panorama_tab() -> None:
                                    [*players, video_info], players, video_info,
                                    "The video or the settings changed while it ran: press **Process video** again.",
                                    api_name="panorama_video", concurrency_limit=1)
-        processed.then(lambda *paths: [gr.Video(visible=p is not None) for p in paths], players, players,
-                       api_visibility="private")
+        processed.then(lambda name, *paths: [gr.Video(visible=p is not None, label=label) for p, label in
+                                             zip(paths, panorama_tab.video_player_labels(name))],
+                       [model, *players], players, api_visibility="private")
         clears([video.change], players, [processed], video_info, "New video: press **Process video**.", when=video,
                cancel=False)
         clears([model.change, colormap.change, opacity.change, max_frames.change, fps.change], players, [processed],
@@ -802,6 +994,7 @@ def build_demo() -> gr.Blocks:
         build_overview_tab(examples)
         build_saliency_tab(examples)
         build_scanpath_tab(examples)
+        build_study_tab(examples)
         build_panorama_tab()
         build_evaluate_tab()
         build_batch_tab()

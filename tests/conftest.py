@@ -21,9 +21,11 @@ from PIL import Image
 
 from training.config import gaze_data_root
 
-# Example paintings come from the shared gallery in tests, never from the network ("off" when it is absent).
+# Example paintings and panoramas come from the shared data in tests, never from the network ("off" when absent).
 _GALLERY = gaze_data_root() / "gallery"
 os.environ.setdefault("GALLERY_SOURCE", str(_GALLERY) if _GALLERY.is_dir() else "off")
+_PANORAMAS = gaze_data_root() / "panoramas"
+os.environ.setdefault("PANORAMA_SOURCE", str(_PANORAMAS) if _PANORAMAS.is_dir() else "off")   # never the web in tests
 
 
 def draw_image(seed: int, size=(160, 120)) -> np.ndarray:

@@ -202,7 +202,7 @@ def test_app_listens_where_gradios_own_variables_say(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
-    env.update(GRADIO_SERVER_NAME="0.0.0.0", GRADIO_SERVER_PORT=str(port), GALLERY_SOURCE="off",
+    env.update(GRADIO_SERVER_NAME="0.0.0.0", GRADIO_SERVER_PORT=str(port), GALLERY_SOURCE="off", PANORAMA_SOURCE="off",
                HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", NO_PROXY="127.0.0.1,localhost")
     log = tmp_path / "app.log"              # a file, not a pipe: an unread pipe blocks the app once full
     with open(log, "w") as out:
@@ -747,11 +747,13 @@ def test_browser_phone_reaches_every_tab_and_every_value(page, server, painting)
         tabs = phone.evaluate("""() => [...document.querySelectorAll('[role=tab]')].map(t => {
             const b = t.getBoundingClientRect();
             return {name: t.innerText, visible: t.checkVisibility() && b.width > 0, right: b.right}; })""")
-        assert [t["name"] for t in tabs] == ["Overview", "Saliency", "Scanpaths", "360°", "Evaluate", "Batch"], tabs
+        assert [t["name"] for t in tabs] == ["Overview", "Saliency", "Scanpaths", "Study", "360°", "Evaluate",
+                                            "Batch"], tabs
         assert all(t["visible"] and t["right"] <= 390 for t in tabs), tabs
         assert not phone.locator(".overflow-menu button").is_visible()
         for name, button in (("Saliency", "Predict saliency"), ("Scanpaths", "Sample scanpaths"),
-                             ("360°", "Predict 360° saliency"), ("Evaluate", "Score"), ("Overview", None)):
+                             ("Study", "Run the virtual study"), ("360°", "Predict 360° saliency"),
+                             ("Evaluate", "Score"), ("Overview", None)):
             phone.get_by_role("tab", name=name).click()
             if button:
                 phone.get_by_role("button", name=button).wait_for(timeout=10000)
@@ -781,11 +783,12 @@ def test_api_page_names_every_output_and_shows_local_example_files(server):
     info = Client(server, verbose=False).view_api(return_format="dict", print_info=False)
     endpoints = info["named_endpoints"]
     assert {"/overview", "/saliency", "/compare", "/scanpaths", "/panorama", "/panorama_video",
-            "/evaluate"} <= set(endpoints)
+            "/evaluate", "/study"} <= set(endpoints)
     expected = {"/overview": ["painting.jpg"], "/saliency": ["painting.jpg"], "/compare": ["painting.jpg"],
                 "/scanpaths": ["painting.jpg"], "/panorama": ["panorama.jpg"],
                 "/panorama_video": ["panorama-video.mp4"], "/evaluate": ["prediction.npy", "fixations.csv"],
-                "/evaluate_scanpaths": ["painting.jpg", "scanpaths.csv"], "/batch": ["paintings.zip"]}
+                "/evaluate_scanpaths": ["painting.jpg", "scanpaths.csv"], "/batch": ["paintings.zip"],
+                "/study": ["painting.jpg", "fixations.csv"]}
     for name, endpoint in endpoints.items():
         for ret in endpoint["returns"]:
             assert not re.fullmatch(r"value_\d+", ret["label"]), (name, ret)
@@ -944,3 +947,129 @@ def test_browser_batch_of_two_images_gives_a_zip_of_their_maps(page, painting, s
         assert Image.open(io.BytesIO(archive.read(row["map_png"]))).size == (int(row["width"]), int(row["height"]))
     readme_screenshot(page, "batch", page.locator("[role=tabpanel]:visible").first)
     assert page.outside_requests == [], page.outside_requests
+
+
+# ---------- the Study tab: areas of interest and a virtual eye-tracking study (issue 17) ----------
+
+STUDY_AREAS = [["top left", "rectangle", "0 0; 120 90"], ["centre", "polygon", "90 60; 150 60; 150 120; 90 120"]]
+
+
+def _people_csv(path: Path) -> Path:
+    """Four people who look at the top-left quarter, then the centre of the 240×180 painting."""
+    path.write_text("subject,x,y,duration_ms\n" + "".join(
+        f"s{s},{x + s},{y - s},{200 + 20 * s}\n" for s in range(4) for x, y in ((40, 30), (60, 50), (120, 90))))
+    return path
+
+
+def test_api_study_gives_the_metrics_the_figures_and_the_comparison(server, painting, tmp_path):
+    from gradio_client import Client, handle_file
+    from training import study_tab
+    client = Client(server, verbose=False)
+    aois = {"headers": study_tab.COLUMNS, "data": STUDY_AREAS}
+    table, chart, transitions, files, comparison, overlay, scores, note = client.predict(
+        handle_file(str(painting)), aois, "saliency-sampler", 10, 2, 0, None, "fixations", "", "",
+        api_name="/study")
+    assert [row[:3] for row in table["data"]] == [["top left", "predicted", "10"], ["centre", "predicted", "10"]]
+    assert Image.open(chart).size[0] > 300 and Image.open(transitions).size[0] > 300
+    assert sorted(Path(f).name for f in files) == ["metrics.csv", "metrics.json"]
+    assert "10 sampled viewers looking for 2 s" in note
+    table, *_, comparison, overlay, scores, note = client.predict(
+        handle_file(str(painting)), aois, "saliency-sampler", 10, 2, 0, handle_file(str(_people_csv(tmp_path /
+        "people.csv"))), "fixations", "", "", api_name="/study")
+    assert [row[1] for row in table["data"]] == ["predicted", "predicted", "observed", "observed"]
+    assert {row[0] for row in comparison["data"]} == {"top left", "centre"}
+    assert Path(overlay).is_file() and "map: nss" in [row[0] for row in scores["data"]]
+    assert "Real study: 4 participants" in note
+    bad = {"headers": study_tab.COLUMNS, "data": [["bow tie", "polygon", "0 0; 60 60; 60 0; 0 60"]]}
+    with pytest.raises(Exception, match="crosses itself"):
+        client.predict(handle_file(str(painting)), bad, "saliency-sampler", 10, 2, 0, None, "fixations", "", "",
+                       api_name="/study")
+
+
+def _study_note_says(page, text: str) -> None:
+    page.wait_for_function("t => document.querySelector('#st-aoi-note').innerText.includes(t)", arg=text,
+                           timeout=20000)
+
+
+def _study_rows(page) -> int:
+    return page.locator("#st-table [role=gridcell][data-col='0']").count()
+
+
+def _edit_cell(page, table: str, row: int, col: int, text: str) -> None:
+    page.locator(f"{table} [data-testid='cell-{row}-{col}']").dblclick()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+@pytest.mark.browser
+def test_browser_study_draw_suggest_and_run(page, painting):
+    """Two clicks and a name make a rectangle, a grid adds nine, the run gives a row per area, the bar chart and
+    the transition diagram; a changed setting clears them."""
+    page.get_by_role("tab", name="Study").click()
+    _upload(page, "#st-image", painting)
+    surface = page.locator("#st-preview img").first
+    surface.wait_for(timeout=30000)
+    box = surface.bounding_box()
+    surface.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.25})
+    _study_note_says(page, "1 point(s) placed")
+    surface.click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.75})
+    _study_note_says(page, "2 point(s) placed")
+    page.locator("#st-name textarea, #st-name input").first.fill("middle")
+    page.locator("#st-add").click()
+    page.wait_for_function("document.querySelector('#st-aois').innerText.includes('middle')", timeout=20000)
+    corners = page.locator("#st-aois [data-testid='cell-0-2']").inner_text()        # in the painting's pixels
+    assert np.allclose([float(v) for v in corners.replace(";", " ").split()], [60, 45, 180, 135], atol=1), corners
+    page.locator("#st-grid").click()
+    page.wait_for_function("document.querySelector('#st-aois').innerText.includes('r3c3')", timeout=20000)
+    _study_note_says(page, "10 area(s) of interest")
+    _choose(page, "#st-model", "saliency-sampler")
+    page.locator("#st-viewers input[type=number]").fill("10")
+    page.locator("#st-viewers input[type=number]").press("Enter")
+    page.evaluate(WATCH_PROGRESS, "#st-table")
+    page.locator("#st-go").click()
+    page.wait_for_function(NEW_SRC, arg=["#st-transitions", ""], timeout=120000)
+    page.wait_for_function(NEW_SRC, arg=["#st-chart", ""], timeout=30000)
+    page.wait_for_function("document.querySelector('#st-table').innerText.includes('r3c3')", timeout=30000)
+    assert _study_rows(page) == 10
+    assert "10 sampled viewers" in page.locator("#st-note").inner_text()
+    page.locator("#st-files a[download]").nth(1).wait_for(timeout=30000)
+    page.evaluate("document.querySelector('#st-note').scrollIntoView()")     # the results, then the figures
+    readme_screenshot(page, "study")
+    page.locator("#st-seed input").fill("4")
+    page.locator("#st-seed input").press("Enter")
+    page.wait_for_function(NO_IMAGE, arg="#st-chart", timeout=10000)
+    assert _study_rows(page) == 0 and "press Run the virtual study" in page.locator("#st-note").inner_text()
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_study_bad_area_is_named_the_others_stay_and_a_real_study_compares(page, painting, tmp_path):
+    page.reload()                                                     # an empty AOI table
+    page.wait_for_selector("text=Visual-attention studio", timeout=60000)
+    page.get_by_role("tab", name="Study").click()
+    _upload(page, "#st-image", painting)
+    page.locator("#st-grid").click()
+    page.wait_for_function("document.querySelector('#st-aois').innerText.includes('r3c3')", timeout=20000)
+    _edit_cell(page, "#st-aois", 0, 1, "polygon")
+    _edit_cell(page, "#st-aois", 0, 2, "0 0; 60 60; 60 0; 0 60")
+    _study_note_says(page, "'r1c1' crosses itself")
+    page.locator("#st-go").click()
+    page.get_by_text("Fix the areas of interest first").first.wait_for(timeout=30000)
+    table = page.locator("#st-aois").inner_text()
+    assert "0 0; 60 60; 60 0; 0 60" in table and "r3c3" in table and "r2c2" in table    # nothing lost
+    _edit_cell(page, "#st-aois", 0, 2, "0 0; 60 0; 60 60; 0 60")                       # fixed: the run works
+    page.wait_for_function("!document.querySelector('#st-aoi-note').innerText.includes('crosses')", timeout=20000)
+    page.locator("#st-real").get_by_text("Compare with a real study").click()
+    _upload_file(page, "#st-study", _people_csv(tmp_path / "people.csv"))
+    _choose(page, "#st-model", "saliency-sampler")
+    page.locator("#st-viewers input[type=number]").fill("10")
+    page.locator("#st-viewers input[type=number]").press("Enter")
+    page.locator("#st-go").click()
+    page.wait_for_function(NEW_SRC, arg=["#st-overlay", ""], timeout=120000)
+    page.wait_for_function("document.querySelector('#st-comparison').innerText.includes('Percentage fixated')",
+                           timeout=30000)
+    assert "Real study: 4 participants" in page.locator("#st-note").inner_text()
+    assert "map: nss" in page.locator("#st-scores").inner_text()
+    assert page.outside_requests == [], page.outside_requests
+

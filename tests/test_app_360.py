@@ -2,7 +2,9 @@
 through gradio_client and Chromium."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import gradio as gr
 import numpy as np
@@ -37,18 +39,33 @@ def flat_file(tmp_path_factory) -> Path:
 
 # ---------- handlers as functions ----------
 
+def _texture(url: str) -> Path:
+    return Path(url.split("#")[0].split("=", 1)[1])
+
+
+def _view(url: str) -> dict:
+    """The viewer's instructions after the texture URL's '#' (panorama_tab.viewer_fragment)."""
+    return parse_qs(url.split("#", 1)[1], keep_blank_values=True)
+
+
 def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch):
     monkeypatch.setattr(studio360, "resolve_model", lambda name: FakeStreamsModel())
     monkeypatch.setattr(app.saliency_tab, "describe", lambda name: "test model")
     pano = draw_image(5, (256, 128))[0]
     panels, url, radio, state, info = app.run_panorama(pano, "fake-streams", "attention", "jet", 0.5)
     assert len(panels) == 6 and np.asarray(Image.open(panels[0][0])).shape == pano.shape
-    assert url.startswith("gradio_api/file=") and Path(url.split("=", 1)[1]).is_file()
+    assert url.startswith("gradio_api/file=") and _texture(url).is_file()
     assert radio.value == "attention" and [value for _, value in radio.choices] == list(state["streams"])
+    assert dict(radio.choices)["attention stream"] == "attention"               # each stream by what it is
+    view = _view(url)                                 # the fake fused map peaks at yaw 60°, a little above the horizon
+    assert abs(float(view["yaw"][0]) - 60) < 3 and 0 <= float(view["pitch"][0]) < 10
+    assert view["hot"][0].split(";")[0] == f"{view['yaw'][0]},{view['pitch'][0]}" and "yaw 59.8°" in info
     other = app.restyle_viewer(state, "experts", "jet", 0.5)
-    assert other != url and Path(other.split("=", 1)[1]).is_file()
+    assert other != url and _texture(other).is_file()
+    assert _view(other) == view                                                 # same panorama: the view stays
     gallery, again, restyled = app.restyle_panorama(state, "experts", "viridis", 0.3)
     assert len(gallery) == 6 and again not in (url, other) and restyled["style"] == ["experts", "viridis", 0.3]
+    assert _view(app.run_panorama(pano, "fake-streams", "attention", "jet", 0.5)[1])["pano"] != view["pano"]
     assert app.restyle_panorama(restyled, "experts", "viridis", 0.3) == gr.skip()     # already drawn so
     assert Path(gallery[0][0]).name == "panorama-fused.jpg"
 
@@ -61,7 +78,8 @@ def test_panorama_handler_draws_the_first_view_from_the_streams_in_memory(monkey
     monkeypatch.setattr(studio360, "state_streams", unread)
     panels, url, radio, state, info = app.run_panorama(draw_image(5, (256, 128))[0], "equator-bias", "prior",
                                                        "inferno", 0.6)
-    assert len(panels) == 1 and Path(url.split("=", 1)[1]).is_file() and state["streams"] == ["prior"]
+    assert len(panels) == 1 and _texture(url).is_file() and state["streams"] == ["prior"]
+    assert _view(url)["hot"] == [""] and _view(url)["yaw"] == ["0"]     # a prior uniform in yaw: straight ahead
 
 
 def test_panorama_handler_falls_back_to_the_models_first_stream_and_refuses_bad_input():
@@ -103,6 +121,7 @@ def test_api_panorama_and_its_error_message(server, pano_file, flat_file):
                                                 api_name="/panorama")
     stream = stream["value"] if isinstance(stream, dict) else stream      # a Radio update (its choices change)
     assert len(gallery) == 6 and stream == "attention" and url.startswith("gradio_api/file=")
+    assert abs(float(_view(url)["yaw"][0]) - 60) < 3                         # API callers get the view to open too
     with pytest.raises(Exception, match="twice as wide as high"):
         client.predict(handle_file(str(flat_file)), "equator-bias", "fused", "jet", 0.5, api_name="/panorama")
     gallery, *_ = client.predict(handle_file(str(pano_file)), "equator-bias", "fused", "jet", 0.5,
@@ -177,7 +196,7 @@ def test_browser_panorama_fills_the_gallery_and_the_360_viewer(page, pano_file, 
     before = _viewer_pixels(page, tmp_path, "fused")
     assert before.std() > 5                                           # the WebGL canvas drew the panorama
 
-    page.locator("#pano-stream").get_by_label("attention", exact=True).check()
+    page.locator("#pano-stream").get_by_label("attention stream", exact=True).check()
     page.wait_for_function(VIEWER_READY, arg=first, timeout=30000)    # a new texture, loaded by Pannellum
     assert host.get_attribute("data-texture") != first
     after = _viewer_pixels(page, tmp_path, "attention")
@@ -201,6 +220,7 @@ def test_browser_video_players_play_the_stream_videos(page, tmp_path):
     if not studio360.browser_playable():
         pytest.skip(f"this OpenCV build writes {studio360.video_codec()}, which browsers do not play")
     assert state["error"] is None and state["width"] == 128, state
+    assert "fused (attention × experts)" in page.locator("#pano-video-fused").inner_text()
     assert page.outside_requests == [], page.outside_requests
 
 
@@ -232,6 +252,48 @@ def test_browser_colormap_and_opacity_restyle_the_streams_and_the_viewer(page, p
     page.locator("#pano-opacity input[type=range]").fill("0.2")
     page.locator("#pano-opacity input[type=range]").dispatch_event("pointerup")
     page.wait_for_function(VIEWER_READY, arg=second, timeout=30000)      # opacity applies on release
+    assert page.outside_requests == [], page.outside_requests
+
+
+VIEWER_LOOKS = """() => { const v = document.querySelector('#pano-viewer .pano-host').panoViewer;
+    return v ? [v.getYaw(), v.getPitch()] : null; }"""
+
+
+@pytest.mark.browser
+def test_browser_viewer_opens_at_the_peak_keeps_the_view_on_restyle_and_hotspots_turn_it(page, pano_file):
+    _predict_with_fake_streams(page, pano_file)
+    host = page.locator("#pano-viewer .pano-host")
+    yaw, pitch = page.evaluate(VIEWER_LOOKS)
+    assert abs(yaw - 60) < 3 and 0 <= pitch < 10                   # the fake fused map's peak, not the image centre
+    spots = page.locator("#pano-viewer .pano-peak")
+    assert spots.count() == 2                                       # its two distinct peaks (the hill, the pole)
+    page.evaluate("() => document.querySelector('#pano-viewer .pano-host').panoViewer.setYaw(-100, false)")
+    first = host.get_attribute("data-texture")
+    page.locator("#pano-stream").get_by_label("attention stream", exact=True).check()
+    page.wait_for_function(VIEWER_READY, arg=first, timeout=30000)
+    assert abs(page.evaluate(VIEWER_LOOKS)[0] + 100) < 1           # same panorama, new stream: the view stays
+    spots.first.wait_for(state="attached", timeout=10000)
+    spots.first.dispatch_event("click")                           # behind the visitor: no pointer reaches it
+    page.wait_for_function(f"() => Math.abs(({VIEWER_LOOKS})()[0] - 60) < 3", timeout=10000)   # turned to it
+    page.evaluate("() => document.querySelector('#pano-viewer .pano-host').panoViewer.setYaw(-100, false)")
+    second = host.get_attribute("data-texture")
+    page.get_by_role("button", name="Predict 360° saliency").click()          # a new prediction opens at its peak
+    page.wait_for_function(VIEWER_READY, arg=second, timeout=60000)
+    assert abs(page.evaluate(VIEWER_LOOKS)[0] - 60) < 3
+    assert page.outside_requests == [], page.outside_requests
+
+
+@pytest.mark.browser
+def test_browser_an_example_panorama_loads_with_a_click(page):
+    if not _PANORAMAS.is_dir():
+        pytest.skip("needs $GAZE_DATA/panoramas")
+    examples = page.locator("#pano-examples button.example")
+    assert examples.count() == 8
+    assert "CC BY-SA 3.0" in page.locator("#pano-examples").inner_text()       # each credit and licence shown
+    examples.first.click()
+    page.locator("#pano-image img").wait_for(timeout=30000)
+    page.get_by_role("button", name="Predict 360° saliency").click()
+    page.wait_for_function(VIEWER_READY, arg="", timeout=120000)
     assert page.outside_requests == [], page.outside_requests
 
 

@@ -2,13 +2,17 @@
 steps. Tiny configurations with random encoders (pretrained=False), so each test takes well under a second."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from models.nets.atsal import ATSal, AttentionStream, ExpertStream, TemporalEMA
 from training.losses import attention_loss, expert_loss, sphere_kld
-from models.runtime.panorama import ATSalPanoramaModel, expert_densities, face_jacobian, faces_to_equirect_density, fuse
+from models.runtime.panorama import (EXPERT_TURNS_DEG, ATSalPanoramaModel, expert_densities, face_jacobian,
+                                     faces_to_equirect_density, fuse)
+from training.config import gaze_data_root
+from training.metrics.panorama import latitude_marginal, seam_ratio
 from models.runtime.projections import EQUATOR, FACES, POLES
 from training.panorama_data import SyntheticPanoramaSet, face_targets
 
@@ -85,16 +89,43 @@ def test_faces_to_equirect_density_accounts_for_solid_angle():
     assert equator[0, :].max() == 0 and equator[32, :].min() > 0
 
 
-def test_expert_densities_match_the_per_subset_maps():
-    # One remap for all three streams gives exactly what three separate subsets give.
+def test_one_turn_of_the_cube_gives_the_per_subset_maps():
+    # A single cube map blends with itself: exactly the per-face maps, split into poles and equator faces.
     rng = np.random.default_rng(3)
     masses = {k: rng.random((24, 24)) for k in FACES}
-    streams = expert_densities(masses, 50, 100)
+    streams = expert_densities([masses], 50, 100, (0.0,))
     np.testing.assert_allclose(streams["poles"], faces_to_equirect_density({k: masses[k] for k in POLES}, 50, 100),
                                rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(streams["equator"],
                                faces_to_equirect_density({k: masses[k] for k in EQUATOR}, 50, 100), rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(streams["experts"], faces_to_equirect_density(masses, 50, 100), rtol=1e-6, atol=1e-12)
+
+
+def _random_faces(rng, turns: int, n: int = 16) -> list[dict]:
+    """Smooth random face maps, each face on its own: neighbouring faces disagree at their shared edge."""
+    return [{k: cv2.resize(rng.random((4, 4)), (n, n), interpolation=cv2.INTER_CUBIC) + 0.2 for k in FACES}
+            for _ in range(turns)]
+
+
+def test_turned_cubes_blend_without_face_borders():
+    rng = np.random.default_rng(5)
+    one_cube = expert_densities(_random_faces(rng, 1), 128, 256, (0.0,))["experts"]
+    blended = expert_densities(_random_faces(rng, len(EXPERT_TURNS_DEG)), 128, 256)
+    assert seam_ratio(one_cube) > 3                                    # the hard faces' borders show
+    assert seam_ratio(blended["experts"]) <= 1.2
+    mixed = blended["poles"] / blended["poles"].sum() + blended["equator"] / blended["equator"].sum()
+    assert np.all(np.isfinite(mixed)) and blended["experts"].sum() == pytest.approx(1.0)
+
+
+def test_a_uniform_sphere_stays_uniform_through_the_blend():
+    uniform = [{k: face_jacobian(32) for k in FACES} for _ in EXPERT_TURNS_DEG]    # mass ∝ solid angle
+    density = expert_densities(uniform, 64, 128)["experts"]
+    assert density.std() / density.mean() < 0.02
+
+
+def test_expert_densities_wants_one_set_of_faces_per_turn():
+    with pytest.raises(ValueError, match="per yaw"):
+        expert_densities([{k: np.ones((8, 8)) for k in FACES}], 32, 64)
 
 
 def test_fuse_exponent_spans_attention_alone_to_the_plain_product():
@@ -271,3 +302,74 @@ def test_tune_fusion_writes_gamma_that_loading_uses(tmp_path):
     ATSal({"attention": ATTENTION, "expert": EXPERT}).save_pretrained(tmp_path / "atsal")
     write_gamma(tmp_path / "atsal", 0.4)
     assert ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True).config.fusion_gamma == 0.4
+
+
+# --------------------------------------------------------------------------------------------- real panoramas
+# The bundled weights on the 8 CC0 / CC BY-SA panoramas of $GAZE_DATA/panoramas (no gaze data: only properties
+# that any good 360° map must have).
+
+PANORAMAS = gaze_data_root() / "panoramas"
+
+
+@pytest.fixture(scope="module")
+def bundled_streams() -> list[dict[str, np.ndarray]]:
+    files = sorted(PANORAMAS.glob("*.jpg"))
+    if len(files) < 8:
+        pytest.skip(f"needs the 8 example panoramas in {PANORAMAS}")
+    from models.api import load_model
+    from models.studio.panorama_tab import prepare_panorama
+    model = load_model("atsal")
+    return [model.predict_streams(prepare_panorama(f, max_width=1024)) for f in files]
+
+
+def test_bundled_experts_and_fused_show_no_cube_face_border(bundled_streams):
+    for i, streams in enumerate(bundled_streams):
+        for name in ("experts", "fused"):
+            assert seam_ratio(streams[name]) <= 1.2, (i, name)
+
+
+# Where people look in 360° (assets/weights/atsal/README.md, "Where people look in a panorama"): the equator bias
+# is the strongest single cue, so the fused map's latitude marginal, averaged over panoramas, must be close to the
+# equator-bias model's (a latitude Gaussian, σ 20°). Tolerance: total variation ≤ 0.2. For scale, a Gaussian of
+# σ 30° lies 0.16 from the reference; a map uniform on the sphere lies 0.39 from it.
+LATITUDE_TV_TOLERANCE = 0.2
+
+
+def _reference_marginal() -> np.ndarray:
+    from models.runtime.panorama import EquatorBiasModel
+    return latitude_marginal(EquatorBiasModel(20.0).predict(np.zeros((512, 1024, 3), np.uint8)))
+
+
+def test_latitude_tolerance_separates_an_equator_bias_from_a_uniform_sphere():
+    from models.runtime.panorama import EquatorBiasModel
+    reference = _reference_marginal()
+    broad = latitude_marginal(EquatorBiasModel(30.0).predict(np.zeros((512, 1024, 3), np.uint8)))
+    uniform = latitude_marginal(np.ones((512, 1024)))
+    assert 0.5 * np.abs(broad - reference).sum() < LATITUDE_TV_TOLERANCE
+    assert 0.5 * np.abs(uniform - reference).sum() > LATITUDE_TV_TOLERANCE
+
+
+@pytest.mark.xfail(strict=True, reason="the bundled atsal was trained on images pasted at random pitch, so its "
+                   "maps are not equator-biased (issue 16 item 2 retrains it); remove this mark when it passes")
+def test_bundled_fused_maps_follow_the_latitude_distribution_of_360_viewing(bundled_streams):
+    mean = np.mean([latitude_marginal(s["fused"]) for s in bundled_streams], axis=0)
+    distance = 0.5 * np.abs(mean - _reference_marginal()).sum()
+    assert distance <= LATITUDE_TV_TOLERANCE, f"total variation {distance:.2f}; marginal {np.round(mean, 3)}"
+
+
+def test_video_frames_refresh_one_turn_of_the_cube_at_a_time():
+    # α = 1: no smoothing, so after the first frame (every turn) each frame replaces exactly one turn's maps.
+    m = streams_of(ATSal({"attention": ATTENTION, "expert": EXPERT}).eval())
+    with torch.no_grad():
+        m.network.ema_poles.theta.fill_(30.0)
+        m.network.ema_equator.theta.fill_(30.0)
+    m.reset_temporal()
+    m.predict_streams(_equi(1), temporal=True)
+    for _ in EXPERT_TURNS_DEG:                                          # one full rotation through the turns
+        video = m.predict_streams(_equi(2), temporal=True)
+    np.testing.assert_allclose(video["experts"], m.predict_streams(_equi(2))["experts"], rtol=1e-5, atol=1e-12)
+    m.reset_temporal()
+    first = m.predict_streams(_equi(1), temporal=True)
+    halfway = m.predict_streams(_equi(2), temporal=True)                # one turn new, two from the first frame
+    for other in (first, video):                                        # (tiny random nets: tiny differences)
+        assert not np.allclose(halfway["experts"], other["experts"], rtol=1e-9, atol=0)

@@ -85,3 +85,29 @@ def test_errors(erp):
         pano.compute_all_panorama(bad, gt)
     with pytest.raises(ValueError, match="all zeros"):
         pano.weighted_kld(pred, np.zeros_like(gt))
+
+
+# --------------------------------------------------------------------------------------------- 360° map properties
+
+def test_latitude_marginal_of_a_uniform_sphere_is_the_band_areas():
+    marginal = pano.latitude_marginal(np.ones((180, 360)), bins=18)
+    edges = np.deg2rad(np.linspace(90, -90, 19))
+    areas = (np.sin(edges[:-1]) - np.sin(edges[1:])) / 2               # share of the sphere of each 10° band
+    np.testing.assert_allclose(marginal, areas, atol=2e-4)
+    top = np.zeros((180, 360))
+    top[:10] = 1.0
+    assert pano.latitude_marginal(top)[0] == pytest.approx(1.0)         # north pole first
+    with pytest.raises(ValueError, match="no mass"):
+        pano.latitude_marginal(np.zeros((36, 72)))
+
+
+def test_seam_ratio_sees_face_borders_and_not_smooth_maps():
+    from models.runtime.projections import equirect_face_index
+    rng = np.random.default_rng(6)
+    smooth = gaussian_filter(rng.random((128, 256)), 6, mode="wrap") + 0.1
+    assert 0.7 < pano.seam_ratio(smooth) < 1.3
+    faces = rng.uniform(0.5, 1.5, 6)[equirect_face_index(128, 256)]   # one level per cube face
+    assert pano.seam_ratio(smooth * faces) > 3
+    assert pano.seam_ratio(np.ones((64, 128))) == 1.0                  # flat: nothing to see anywhere
+    with pytest.raises(ValueError, match="NaN"):
+        pano.seam_ratio(np.full((64, 128), np.nan))

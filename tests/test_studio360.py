@@ -254,3 +254,79 @@ def _decoded(path: str):
             break
         yield frame
     cap.release()
+
+
+# ---------- where the viewer opens ----------
+
+def _blobs(spots, size=(256, 512)) -> np.ndarray:
+    """An ERP map with Gaussian hills at (yaw, pitch, height), widths 10°, on a faint floor."""
+    h, w = size
+    lat = 90.0 - (np.arange(h) + 0.5) * 180.0 / h
+    lon = (np.arange(w) + 0.5) * 360.0 / w - 180.0
+    m = np.full(size, 1e-3)
+    for yaw, pitch, height in spots:
+        dlon = (lon[None, :] - yaw + 180.0) % 360.0 - 180.0               # wraps around at ±180°
+        m += height * np.exp(-0.5 * (dlon / 10.0) ** 2 - 0.5 * ((lat[:, None] - pitch) / 10.0) ** 2)
+    return m
+
+
+def test_peaks_are_the_strongest_hills_strongest_first():
+    peaks = studio360.map_peaks(_blobs([(-120, 20, 1.0), (45, -10, 3.0), (178, 0, 2.0)]))
+    assert len(peaks) == 3
+    for (yaw, pitch), (want_yaw, want_pitch) in zip(peaks, [(45, -10), (178, 0), (-120, 20)]):
+        assert abs(yaw - want_yaw) < 2 and abs(pitch - want_pitch) < 2    # hill at 178° found across the seam
+
+
+def test_close_hills_count_once_and_flat_maps_have_no_peak():
+    peaks = studio360.map_peaks(_blobs([(0, 0, 2.0), (12, 0, 1.9), (-90, 30, 1.0)]))
+    assert len(peaks) == 2 and abs(peaks[1][0] + 90) < 2                  # 12° away: the same place
+    prior = studio360.panorama_streams(_pano((512, 256)), "equator-bias")["prior"]
+    assert studio360.map_peaks(prior) == []                              # uniform in yaw: nowhere to turn to
+    with pytest.raises(ValueError, match="map"):
+        studio360.map_peaks(np.ones(5))
+
+
+def test_viewer_fragment_opens_at_the_first_peak_with_every_peak_a_hotspot():
+    fragment = studio360.viewer_fragment([(45.0, -10.0), (178.0, 0.5)], "abc")
+    assert fragment == "yaw=45&pitch=-10&hot=45,-10;178,0.5&pano=abc"
+    assert studio360.viewer_fragment([], "abc") == "yaw=0&pitch=0&hot=&pano=abc"
+    ids = {studio360.viewer_fragment([]).rsplit("=", 1)[1] for _ in range(3)}
+    assert len(ids) == 3                                                 # a fresh panorama id every time
+
+
+def test_streams_and_players_are_labelled_by_what_they_are():
+    assert studio360.stream_choices(["prior"]) == [("equator prior (latitude Gaussian)", "prior")]
+    labels = studio360.video_player_labels("equator-bias")
+    assert labels[-1] == studio360.STREAM_LABELS["prior"] and "fused" not in labels[-1]
+    assert studio360.video_player_labels(FakeStreamsModel())[-1] == studio360.STREAM_LABELS["fused"]
+
+
+# ---------- example panoramas ----------
+
+def test_example_panoramas_from_a_folder_or_off(tmp_path):
+    from models.studio import gallery
+    catalogue = gallery.load_panorama_catalogue()
+    assert len(catalogue) == 8 and all(e["url"].startswith("https://") for e in catalogue)
+    assert {e["licence"] for e in catalogue} == {"CC0 1.0", "CC BY-SA 3.0"}
+    for entry in catalogue[:3]:
+        Image.fromarray(_pano()).save(tmp_path / entry["file"])
+    examples, message = gallery.fetch_panorama_examples(str(tmp_path))
+    assert [e["file"] for e in examples] == [e["file"] for e in catalogue[:3]] and "3 of 8" in message
+    assert examples[0]["label"] == f"{catalogue[0]['title']} — {catalogue[0]['credit']}, {catalogue[0]['licence']}"
+    assert gallery.fetch_panorama_examples("off") == ([], "Example panoramas are turned off (PANORAMA_SOURCE=off).")
+    assert "unavailable" in gallery.fetch_panorama_examples(str(tmp_path / "none"))[1]
+
+
+def test_downloaded_hdr_panoramas_are_tone_mapped_and_wide_ones_shrunk(tmp_path):
+    from models.studio import gallery
+    radiance = np.random.default_rng(0).uniform(0.0, 8.0, (32, 64, 3)).astype(np.float32)
+    ok, data = cv2.imencode(".hdr", radiance)
+    assert ok
+    gallery._store_panorama(data.tobytes(), "https://example.org/x.hdr", tmp_path / "x.jpg")
+    image = np.asarray(Image.open(tmp_path / "x.jpg"))
+    assert image.shape == (32, 64, 3) and image.dtype == np.uint8 and 20 < image.mean() < 235
+    ok, data = cv2.imencode(".jpg", np.zeros((20, gallery.PANORAMA_WIDTH * 2, 3), np.uint8))
+    gallery._store_panorama(data.tobytes(), "https://example.org/wide.jpg", tmp_path / "wide.jpg")
+    assert Image.open(tmp_path / "wide.jpg").size == (gallery.PANORAMA_WIDTH, gallery.PANORAMA_WIDTH // 2)
+    with pytest.raises(ValueError, match="not an image"):
+        gallery._store_panorama(b"junk", "https://example.org/junk.jpg", tmp_path / "junk.jpg")

@@ -11,11 +11,13 @@ held-out backgrounds (every 4th file of $GAZE_DATA/panoramas, or of `--backgroun
 Metrics, per panorama then averaged: CC, KLD, SIM latitude-weighted (training/metrics/panorama.py, the
 Salient360! convention); NSS and AUC-Judd unweighted on the ERP fixations (training/metrics/saliency.py, MIT
 protocol), as the Salient360! toolbox does. Streams of `--model atsal`: attention, poles, equator, experts,
-fused (ATSal.predict_streams), plus the "equator-bias" baseline row; "poles" and "equator" are zero outside
-their own cube faces, so they are scored as partial maps (their KLD is large wherever gaze falls elsewhere).
+fused (ATSal.predict_streams), plus the "equator-bias" baseline row; "poles" and "equator" are zero where their
+expert never looks, so they are scored as partial maps (their KLD is large wherever gaze falls elsewhere).
+Each map's seam ratio (training/metrics/panorama.py `seam_ratio`: gradient on the cube-face borders ÷ on the
+same borders turned away from them; about 1 when no face border shows) is averaged too, under "seam".
 
 Writes {"task": "panorama", "model", "dataset", "split", "n_panoramas", "seed", "size", "weights", "gt",
-"streams": {stream: {metric: mean}}}. The keys "protocol" and "samples" are not used, so
+"streams": {stream: {metric: mean}}, "seam": {stream: mean seam ratio}}. The keys "protocol" and "samples" are not used, so
 training/make_results.py does not mistake these files for 2D results; `panorama_table` renders them.
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ from tqdm import tqdm
 
 from training.cli import run_and_report
 from training.metrics import saliency as sal_metrics
-from training.metrics.panorama import compute_all_panorama
+from training.metrics.panorama import compute_all_panorama, seam_ratio
 
 MODELS = ("atsal", "equator-bias")
 ATSAL_STREAMS = ("attention", "poles", "equator", "experts", "fused")
@@ -77,7 +79,7 @@ def evaluate(model_name: str, data: str = "osie,mit1003", n: int = 50, seed: int
     held_out = load_backgrounds(split, shape, root=backgrounds) if backgrounds else None
     panoramas = evaluation_panoramas(names, split, n=n, seed=seed, backgrounds=held_out, size=shape)
     baseline = create_model(BASELINE)
-    per_stream = defaultdict(list)
+    per_stream, seams = defaultdict(list), defaultdict(list)
     for i, sample in enumerate(tqdm(panoramas, desc=f"{model_name} on {n} panoramas", disable=not progress)):
         maps = {}
         if model is not None:
@@ -87,6 +89,7 @@ def evaluate(model_name: str, data: str = "osie,mit1003", n: int = 50, seed: int
         for stream, pred in maps.items():
             rng = np.random.default_rng([seed, i])                   # AUC-Judd jitter: the same for every stream
             per_stream[stream].append(score_map(pred, sample.density, sample.fixations, rng))
+            seams[stream].append(seam_ratio(pred))
     streams = {stream: {k: float(np.mean([r[k] for r in rows if k in r]))
                         for k, _ in COLUMNS if any(k in r for r in rows)}
                for stream, rows in per_stream.items()}
@@ -94,7 +97,7 @@ def evaluate(model_name: str, data: str = "osie,mit1003", n: int = 50, seed: int
             "n_panoramas": len(panoramas), "seed": seed, "size": list(shape), "weights": folder,
             "backgrounds": f"held-out ({backgrounds or '$GAZE_DATA/panoramas'})",
             "gt": "exact density of the pasted images' fixation maps (per solid angle) + their visible fixations",
-            "streams": streams}
+            "streams": streams, "seam": {stream: float(np.mean(v)) for stream, v in seams.items()}}
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -117,26 +120,28 @@ def panorama_table(results_dir) -> list[str]:
     for (dataset, split, n), results in sorted(groups.items()):
         lines += [f"## Panorama saliency — synthetic 360° panoramas from {dataset} {split} ({n} panoramas)", "",
                   "Held-out backgrounds, test-split images only (`training.evaluate_panorama`). CC, KLD, SIM "
-                  "latitude-weighted (Salient360!); NSS, AUC-Judd on the ERP fixations.", "",
-                  "| model | stream | " + " | ".join(c[1] for c in COLUMNS) + " |",
-                  "|" + "---|" * (len(COLUMNS) + 2)]
+                  "latitude-weighted (Salient360!); NSS, AUC-Judd on the ERP fixations. Seam: gradient on the "
+                  "cube-face borders ÷ on the same borders turned away (≈ 1: no face border shows).", "",
+                  "| model | stream | " + " | ".join(c[1] for c in COLUMNS) + " | seam |",
+                  "|" + "---|" * (len(COLUMNS) + 3)]
         models = [r["model"] for _, r in results]
         baseline_row = None
         for path, r in sorted(results, key=lambda pr: (pr[1]["model"] == BASELINE, pr[1]["model"], str(pr[0]))):
             label = r["model"] if models.count(r["model"]) == 1 else f"{r['model']} ({path.stem})"
             for stream in [s for s in ATSAL_STREAMS if s in r["streams"]] + \
                           [s for s in r["streams"] if s not in ATSAL_STREAMS and s != BASELINE]:
-                lines.append(_row(label, stream, r["streams"][stream]))
+                lines.append(_row(label, stream, r["streams"][stream], r.get("seam", {}).get(stream)))
             if BASELINE in r["streams"] and (baseline_row is None or r["model"] == BASELINE):
-                baseline_row = _row(BASELINE, "baseline", r["streams"][BASELINE])
+                baseline_row = _row(BASELINE, "baseline", r["streams"][BASELINE], r.get("seam", {}).get(BASELINE))
         if baseline_row:
             lines.append(baseline_row)
         lines.append("")
     return lines
 
 
-def _row(model: str, stream: str, metrics: dict) -> str:
+def _row(model: str, stream: str, metrics: dict, seam: float | None = None) -> str:
     cells = [f"{metrics[k]:.3f}" if k in metrics else "–" for k, _ in COLUMNS]
+    cells.append(f"{seam:.2f}" if seam is not None else "–")                 # older result files have none
     return f"| {model} | {stream} | " + " | ".join(cells) + " |"
 
 

@@ -3,9 +3,12 @@
 - `equator-bias`: people look mostly near the horizon (the equator bias of Salient360! head+eye data): a
   Gaussian in latitude, uniform in longitude. One stream, "prior".
 - `atsal`: ATSal's networks (models/nets/atsal.py) run through ONNX Runtime; the cube projections, the
-  experts' per-face densities and the fusion (attention × experts^γ) are done here in numpy.
+  experts' per-face densities and the fusion (attention × experts^γ) are done here in numpy. The experts see
+  three cube maps turned 30° apart about the vertical axis, blended so that no cube-face border shows.
 """
 from __future__ import annotations
+
+import functools
 
 import cv2
 import numpy as np
@@ -17,7 +20,8 @@ from models.runtime.densities import EPS, normalise
 from models.runtime.fold_bn import fold_batchnorm
 from models.runtime.images import to_chw
 from models.runtime.onnx import accelerate
-from models.runtime.projections import EQUATOR, FACES, POLES, equirect_face_index, equirect_to_faces, faces_to_equirect
+from models.runtime.projections import (EQUATOR, FACES, POLES, equirect_face_index, equirect_to_faces, face_window,
+                                        faces_to_equirect, turn_shift)
 from models.weights import load_pretrained
 
 
@@ -65,13 +69,47 @@ def faces_to_equirect_density(face_masses: dict[str, np.ndarray], height: int, w
     return normalise(_raw_expert_density(face_masses, height, width))
 
 
-def expert_densities(face_masses: dict[str, np.ndarray], height: int, width: int) -> dict[str, np.ndarray]:
-    """All six face maps → {"poles", "equator", "experts"} ERP densities (as `faces_to_equirect_density` of
-    U+D, of F+R+B+L and of all six) from a single remap: each ERP pixel reads exactly one face."""
-    raw = _raw_expert_density(face_masses, height, width)
+EXPERT_WIDTH = 512                     # ERP width the experts' maps are blended at (0.7° a pixel)
+EXPERT_TURNS_DEG = (0.0, 30.0, 60.0)   # cube maps turned about the vertical axis: every face border of one
+                                       # lies inside faces of the others (the cube repeats every 90°)
+
+
+def expert_densities(turns: list[dict[str, np.ndarray]], height: int, width: int,
+                     yaws_deg: tuple[float, ...] = EXPERT_TURNS_DEG) -> dict[str, np.ndarray]:
+    """The experts' face maps of several cube maps, one per yaw → {"poles", "equator", "experts"} ERP densities.
+
+    turns[i] holds all six face maps of the cube turned by yaws_deg[i] (faces of `turned_faces`). Each cube's
+    faces become one ERP density (as `faces_to_equirect_density`); the cubes are blended pixel by pixel with
+    weights that fall smoothly to 0 on each cube's face edges (projections.face_window), so no face border shows.
+    "poles" and "equator" are the shares of that blend coming from U/D and from F/R/B/L faces, each normalised;
+    "experts" is the whole blend. One cube (a single turn) gives back its hard face borders.
+    """
+    if len(turns) != len(yaws_deg) or not turns:
+        raise ValueError(f"expected one set of face maps per yaw ({len(yaws_deg)}); got {len(turns)}")
+    window, on_poles, total = _blend_weights(height, width, tuple(yaws_deg))
+    poles, equator = np.zeros((height, width)), np.zeros((height, width))
+    for masses, yaw, w, pole_part in zip(turns, yaws_deg, window, on_poles):
+        weighted = np.roll(_raw_expert_density(masses, height, width), turn_shift(width, yaw), axis=1) * w
+        poles += np.where(pole_part, weighted, 0.0)
+        equator += np.where(pole_part, 0.0, weighted)
+    return {"poles": normalise(poles / total), "equator": normalise(equator / total),
+            "experts": normalise((poles + equator) / total)}
+
+
+@functools.lru_cache(maxsize=8)
+def _blend_weights(height: int, width: int, yaws_deg: tuple[float, ...]):
+    """Per turn: its face window and its pole faces, turned into place; and the windows' sum. Each window gets a
+    floor of 1e-6, so a pixel exactly on every turn's face edge (possible at small sizes) takes their plain mean."""
+    shifts = [turn_shift(width, yaw) for yaw in yaws_deg]
+    window = [np.roll(face_window(height, width), s, axis=1) + 1e-6 for s in shifts]
     on_poles = np.isin(equirect_face_index(height, width), [FACES.index(k) for k in POLES])
-    return {"poles": normalise(np.where(on_poles, raw, 0.0)), "equator": normalise(np.where(on_poles, 0.0, raw)),
-            "experts": normalise(raw)}
+    return window, [np.roll(on_poles, s, axis=1) for s in shifts], sum(window)
+
+
+def turned_faces(equi: np.ndarray, face_w: int, yaws_deg: tuple[float, ...] = EXPERT_TURNS_DEG) -> list[dict]:
+    """The cube faces of `equi` for each cube map turned by yaws_deg (see projections.turn_shift)."""
+    width = equi.shape[1]
+    return [equirect_to_faces(np.roll(equi, -turn_shift(width, yaw), axis=1), face_w) for yaw in yaws_deg]
 
 
 def _raw_expert_density(face_masses: dict[str, np.ndarray], height: int, width: int) -> np.ndarray:
@@ -99,8 +137,10 @@ def fuse(attention: np.ndarray, experts: np.ndarray, gamma: float = 1.0) -> np.n
 
 
 def _resize_density(density: np.ndarray, height: int, width: int) -> np.ndarray:
-    """A per-solid-angle density resized bilinearly to (height, width), renormalised to sum 1."""
-    return normalise(cv2.resize(density.astype(np.float64), (width, height), interpolation=cv2.INTER_LINEAR))
+    """A per-solid-angle density resized bilinearly to (height, width), renormalised to sum 1 (bilinear keeps a
+    non-negative map non-negative: no clipping needed)."""
+    resized = cv2.resize(density.astype(np.float64), (width, height), interpolation=cv2.INTER_LINEAR)
+    return resized / max(resized.sum(), EPS)
 
 
 class ATSalPanoramaModel:
@@ -115,25 +155,31 @@ class ATSalPanoramaModel:
         if onnx:
             net = fold_batchnorm(network.float().eval())                     # same outputs, fewer layers to run
             s = net.poles.face_size
-            self._runners = {"attention": accelerate(net.attention, torch.rand(1, 3, *net.attention.input_size)),
-                             "poles": accelerate(net.poles, torch.rand(len(POLES), 3, s, s)),
-                             "equator": accelerate(net.equator, torch.rand(len(EQUATOR), 3, s, s))}
+            self._runners = {"attention": accelerate(net.attention, torch.rand(1, 3, *net.attention.input_size))}
+            for turns in {1, len(EXPERT_TURNS_DEG)}:           # a still image runs every turn; a video frame one
+                self._runners[f"poles/{turns}"] = accelerate(net.poles, torch.rand(turns * len(POLES), 3, s, s))
+                self._runners[f"equator/{turns}"] = accelerate(net.equator, torch.rand(turns * len(EQUATOR), 3, s, s))
             self.runtime = "onnxruntime" if "onnxruntime" in {r.runtime for r in self._runners.values()} else "torch"
         else:
             net = network
-            self._runners = {"attention": net.attention, "poles": net.poles, "equator": net.equator}
+            self._runners = {"attention": net.attention}
+            for turns in {1, len(EXPERT_TURNS_DEG)}:
+                self._runners.update({f"poles/{turns}": net.poles, f"equator/{turns}": net.equator})
             self.runtime = "torch"
         self.network = net
+        self._video_logs: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None   # per turn, in a video
+        self._next_turn = 0
 
     @torch.inference_mode()
     def predict_streams(self, equi: np.ndarray, temporal: bool = False) -> dict[str, np.ndarray]:
         """ERP frame (H, W, 3) uint8 RGB → {stream: (H, W) float64}.
 
         "attention", "poles", "equator", "experts" and "fused" are densities per solid angle summing to 1;
-        "attention_map" is ATSal's attention map A in [0, 1] (upsampled, not normalised). "poles" and
-        "equator" are zero outside their faces; "experts" holds each face from its own expert; "fused" is
-        attention × experts renormalised. `temporal=True` smooths the experts over successive calls (video;
-        `reset_temporal()` between videos).
+        "attention_map" is ATSal's attention map A in [0, 1] (upsampled, not normalised). "experts" blends
+        both experts over three turned cube maps (`expert_densities`); "poles" and "equator" are the shares of
+        that blend from each expert (zero where it never looks); "fused" is attention × experts^γ renormalised.
+        `temporal=True` smooths the experts over successive calls (video; `reset_temporal()` between videos) and
+        refreshes one turn of the cube per call (`_expert_masses`).
         """
         equi = np.asarray(equi)
         if equi.ndim != 3 or equi.shape[2] != 3 or equi.dtype != np.uint8:
@@ -146,29 +192,58 @@ class ATSalPanoramaModel:
             h, w = net.attention.input_size
             x = to_chw(cv2.resize(equi, (w, h), interpolation=cv2.INTER_AREA))[None]    # (1, 3, h, w)
             log_density, attn = self._runners["attention"](x)                                         # (1, h/4, w/4), (1, 1, ·, ·)
-            attention = _resize_density(log_density[0].exp().numpy(), H, W)
+            attention = _resize_density(np.exp(log_density[0].numpy()), H, W)
             attention_map = np.clip(cv2.resize(attn[0, 0].numpy().astype(np.float64), (W, H),
                                                interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
-            faces = equirect_to_faces(equi, net.poles.face_size)                           # {k: (s, s, 3) uint8}
-            log_poles = self._runners["poles"](torch.stack([to_chw(faces[k]) for k in POLES]))      # (2, s/4, s/4)
-            log_equator = self._runners["equator"](torch.stack([to_chw(faces[k]) for k in EQUATOR]))  # (4, ·, ·)
-            if temporal:
-                log_poles, log_equator = net.ema_poles(log_poles), net.ema_equator(log_equator)
-            masses = {k: m.exp().numpy() for k, m in zip(POLES, log_poles)}                # renormalised per face below
-            masses.update({k: m.exp().numpy() for k, m in zip(EQUATOR, log_equator)})
+            masses = self._expert_masses(equi, temporal)
         finally:
             net.train(was_training)
 
-        streams = expert_densities(masses, H, W)                                           # poles, equator, experts
+        # The experts' maps (s/4 px per 90° face) are blended at EXPERT_WIDTH at most, then resized: finer adds nothing.
+        w, h = min(W, EXPERT_WIDTH), max(1, round(H * min(W, EXPERT_WIDTH) / W))
+        streams = {k: v if (h, w) == (H, W) else _resize_density(v, H, W)
+                   for k, v in expert_densities(masses, h, w).items()}                   # poles, equator, experts
         return {"attention": attention, "attention_map": attention_map, **streams,
                 "fused": fuse(attention, streams["experts"], net.config.fusion_gamma)}
+
+    def _expert_masses(self, equi: np.ndarray, temporal: bool) -> list[dict[str, np.ndarray]]:
+        """Per turn of EXPERT_TURNS_DEG, {face: the experts' map over it} (renormalised per face later).
+
+        A still image runs the experts on every turn. In a video (`temporal`) the first frame does too, then each
+        frame refreshes one turn in rotation, so a frame costs one cube map as before the turns; each turn keeps
+        its own exponential moving average of the log-densities, with the network's α raised to 1 − (1 − α)^n for
+        n turns, so a change fades in over as many frames as with one cube refreshed every frame.
+        """
+        n = len(EXPERT_TURNS_DEG)
+        todo = [self._next_turn] if temporal and self._video_logs is not None else list(range(n))
+        size = self.network.poles.face_size
+        faces = {i: turned_faces(equi, size, (EXPERT_TURNS_DEG[i],))[0] for i in todo}
+        log_poles = self._runners[f"poles/{len(todo)}"](torch.stack([to_chw(faces[i][k]) for i in todo for k in POLES]))
+        log_equator = self._runners[f"equator/{len(todo)}"](
+            torch.stack([to_chw(faces[i][k]) for i in todo for k in EQUATOR]))
+        logs = {i: (log_poles[j * len(POLES):(j + 1) * len(POLES)], log_equator[j * len(EQUATOR):(j + 1) * len(EQUATOR)])
+                for j, i in enumerate(todo)}
+        if temporal:
+            if self._video_logs is None:
+                self._video_logs = logs
+            else:
+                i = todo[0]
+                a_poles = 1 - (1 - self.network.ema_poles.alpha) ** n
+                a_equator = 1 - (1 - self.network.ema_equator.alpha) ** n
+                (p, e), (p_old, e_old) = logs[i], self._video_logs[i]
+                self._video_logs[i] = (a_poles * p + (1 - a_poles) * p_old, a_equator * e + (1 - a_equator) * e_old)
+                self._next_turn = (i + 1) % n
+            logs = self._video_logs
+        return [{**dict(zip(POLES, np.exp(logs[i][0].numpy()))), **dict(zip(EQUATOR, np.exp(logs[i][1].numpy())))}
+                for i in range(n)]
 
     def predict(self, equi: np.ndarray) -> np.ndarray:
         return self.predict_streams(equi)["fused"]
 
     def reset_temporal(self) -> None:
         self.network.reset_temporal()
+        self._video_logs, self._next_turn = None, 0
 
 
 @register_model("panorama")

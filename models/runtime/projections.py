@@ -156,19 +156,46 @@ def faces_to_equirect(faces: dict[str, np.ndarray], height: int, width: int) -> 
 
 
 @functools.lru_cache(maxsize=8)
-def _face_grid(height: int, width: int, face_w: int) -> tuple[np.ndarray, np.ndarray]:
-    """float32 (col, row) in the stacked faces (6·face_w, face_w) for every ERP pixel centre. Cached: it costs
-    ~0.3 s at 2048×1024 and depends only on the sizes, so video frames and repeated calls reuse it."""
+def _face_coordinates(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) in [−1, 1]: where each ERP pixel centre lies on the tangent plane of its cube face (see _FACE_AXES)."""
     d = equirect_directions(height, width)
     forward, right, down = _FACE_AXES[:, 0], _FACE_AXES[:, 1], _FACE_AXES[:, 2]
     face = equirect_face_index(height, width)
     depth = np.einsum("hwk,hwk->hw", d, forward[face])
-    a = np.einsum("hwk,hwk->hw", d, right[face]) / depth
-    b = np.einsum("hwk,hwk->hw", d, down[face]) / depth
-    col = ((np.clip(a, -1, 1) + 1) / 2 * (face_w - 1)).astype(np.float32)
-    row = ((np.clip(b, -1, 1) + 1) / 2 * (face_w - 1) + face * face_w).astype(np.float32)
+    a = np.clip(np.einsum("hwk,hwk->hw", d, right[face]) / depth, -1, 1)
+    b = np.clip(np.einsum("hwk,hwk->hw", d, down[face]) / depth, -1, 1)
+    a.flags.writeable = b.flags.writeable = False
+    return a, b
+
+
+@functools.lru_cache(maxsize=8)
+def _face_grid(height: int, width: int, face_w: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (col, row) in the stacked faces (6·face_w, face_w) for every ERP pixel centre. Cached: it costs
+    ~0.3 s at 2048×1024 and depends only on the sizes, so video frames and repeated calls reuse it."""
+    a, b = _face_coordinates(height, width)
+    face = equirect_face_index(height, width)
+    col = ((a + 1) / 2 * (face_w - 1)).astype(np.float32)
+    row = ((b + 1) / 2 * (face_w - 1) + face * face_w).astype(np.float32)
     col.flags.writeable = row.flags.writeable = False
     return col, row
+
+
+@functools.lru_cache(maxsize=8)
+def face_window(height: int, width: int) -> np.ndarray:
+    """(H, W) blending weight of each ERP pixel within its cube face: cos(πa/2)·cos(πb/2), 1 at the face centre,
+    falling smoothly to 0 on the face's edges. Maps made face by face and blended with these weights over cube
+    maps turned against each other (`turn_shift`) show no face border: each map's weight is 0 where it jumps."""
+    a, b = _face_coordinates(height, width)
+    window = (np.cos(np.pi / 2 * a) * np.cos(np.pi / 2 * b)) ** 2
+    window.flags.writeable = False
+    return window
+
+
+def turn_shift(width: int, yaw_deg: float) -> int:
+    """Columns to roll an ERP image by to turn it by `yaw_deg` about the vertical axis (to the nearest column):
+    the faces of `np.roll(equi, -shift, axis=1)` are those of a cube whose F face looks at longitude yaw; a map
+    made from them goes back with `np.roll(map, shift, axis=1)`."""
+    return int(round(yaw_deg / 360.0 * width)) % width
 
 
 @functools.lru_cache(maxsize=8)

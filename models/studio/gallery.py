@@ -7,6 +7,8 @@ it at ../shared/data/gallery); `off` disables examples. Offline, the first faile
 app starts anyway after at most one short timeout and says the examples are unavailable.
 
     examples, message = fetch_examples()       # [{"path", "title", "artist", "year", "label"}], "" or why not
+
+The 360° tab's example panoramas come the same way (`fetch_panorama_examples`, assets/panoramas.json).
 """
 from __future__ import annotations
 
@@ -128,4 +130,81 @@ def fetch_examples(source: str | None = None, cache: Path | None = None, timeout
         return [], f"Example paintings are unavailable (no network or no source){why}; upload your own image."
     if len(examples) < len(catalogue):
         return examples, f"{len(examples)} of {len(catalogue)} example paintings could be loaded."
+    return examples, ""
+
+
+# ------------------------------------------------------------------------------------------------ panoramas
+# Example panoramas for the 360° tab: 8 equirectangular images (assets/panoramas.json: title, credit, licence, the
+# URL of a pinned commit that holds the file), fetched at run time like the paintings. `PANORAMA_SOURCE`: `web`
+# (default), a folder holding files of the same names (tests: ../shared/data/panoramas), or `off`.
+
+PANORAMA_CATALOGUE = ASSETS.parent / "panoramas.json"
+PANORAMA_WIDTH = 2048                # the 360° tab's working width: wider downloads are stored at this width
+
+
+def load_panorama_catalogue() -> list[dict]:
+    return json.loads(PANORAMA_CATALOGUE.read_text())["panoramas"]
+
+
+def panorama_label(entry: dict) -> str:
+    return f"{entry['title']} — {entry['credit']}, {entry['licence']}"
+
+
+def _store_panorama(data: bytes, url: str, target: Path) -> None:
+    """Downloaded bytes → a JPEG at most PANORAMA_WIDTH wide; Radiance .hdr files are tone-mapped (Reinhard, γ 2.2)."""
+    import cv2
+    import numpy as np
+    flag = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR if url.lower().endswith(".hdr") else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if image is None:
+        raise ValueError(f"{target.name}: the download is not an image")
+    if image.dtype != np.uint8:
+        image = np.clip(cv2.createTonemapReinhard(gamma=2.2).process(image.astype(np.float32)) * 255, 0, 255)
+        image = image.astype(np.uint8)
+    if image.shape[1] > PANORAMA_WIDTH:
+        image = cv2.resize(image, (PANORAMA_WIDTH, PANORAMA_WIDTH // 2), interpolation=cv2.INTER_AREA)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part.jpg")
+    cv2.imwrite(str(partial), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    os.replace(partial, target)
+
+
+def download_panorama(entry: dict, cache: Path, timeout: float = TIMEOUT_S) -> Path:
+    """The cached file for `entry`, downloaded (and converted) first if missing."""
+    target = cache / entry["file"]
+    if target.is_file() and _valid_image(target):
+        return target
+    _store_panorama(_get(entry["url"], timeout, MAX_BYTES), entry["url"], target)
+    return target
+
+
+def fetch_panorama_examples(source: str | None = None, cache: Path | None = None,
+                            timeout: float = TIMEOUT_S) -> tuple[list[dict], str]:
+    """(example panoramas that are available, as {"path", "title", "credit", "licence", "label"}; a message for
+    the user, empty when all are there). Offline, the first failed download stops the rest."""
+    source = source if source is not None else os.environ.get("PANORAMA_SOURCE", "web")
+    catalogue = load_panorama_catalogue()
+    if source == "off":
+        return [], "Example panoramas are turned off (PANORAMA_SOURCE=off)."
+    found: dict[str, Path] = {}
+    error = ""
+    if source != "web":
+        folder = Path(source)
+        found = {e["file"]: folder / e["file"] for e in catalogue if (folder / e["file"]).is_file()}
+    else:
+        cache = cache or default_cache().parent / "panoramas"
+        for entry in catalogue:
+            try:
+                found[entry["file"]] = download_panorama(entry, cache, timeout)
+            except Exception as err:                 # offline, blocked, moved: the app goes on without it
+                error = error or f"{type(err).__name__}: {str(err)[:120]}"
+                if isinstance(err, OSError) and not any((cache / e["file"]).is_file() for e in catalogue):
+                    break                            # no network and nothing cached: stop asking
+    examples = [{**e, "path": str(found[e["file"]]), "label": panorama_label(e)} for e in catalogue
+                if e["file"] in found]
+    if not examples:
+        why = f" ({error})" if error else ""
+        return [], f"Example panoramas are unavailable (no network or no source){why}; upload your own."
+    if len(examples) < len(catalogue):
+        return examples, f"{len(examples)} of {len(catalogue)} example panoramas could be loaded."
     return examples, ""

@@ -3,6 +3,7 @@
     streams = panorama_streams(equi, "equator-bias")            # {"prior": (H, W)} or ATSal's six streams
     panels = stream_images(equi, streams, "inferno", 0.6)       # [(overlay RGB, label), ...] for a gallery
     texture = viewer_texture(equi, streams["prior"], 0.6)       # JPEG path for the Pannellum viewer
+    peaks = map_peaks(streams["prior"])                         # [(yaw, pitch), ...]: where the viewer opens
     videos = process_video("clip.mp4", "atsal", max_frames=60, fps=5)   # {"fused": "…/fused.mp4", ...}
 
 Panoramas are equirectangular (2:1). Every panorama model gives its streams through
@@ -24,7 +25,7 @@ from PIL import Image
 
 from models import as_rgb
 from models.registry import list_models, model_entry
-from models.runtime.projections import ASPECT, ASPECT_TOLERANCE, check_equirect  # noqa: F401 (re-exported)
+from models.runtime.projections import ASPECT, ASPECT_TOLERANCE, check_equirect, equirect_directions  # noqa: F401
 from models.api import load_model
 from models.studio.rendering import overlay
 from models.studio.video_io import (CODECS, VideoWriter, browser_playable, browser_plays, browser_preview,  # noqa: F401
@@ -48,9 +49,10 @@ STREAM_LABELS = {
     "equator": "equator expert (front, right, back, left)",
     "prior": "equator prior (latitude Gaussian)",
 }
-# The app's video players, one per VIDEO_STREAMS; the last also shows a one-stream model's map (`video_players`).
+# The app's video players, one per VIDEO_STREAMS; the last also shows a one-stream model's map (`video_players`),
+# labelled then by that stream (`video_player_labels`).
 VIDEO_PLAYER_LABELS = {"attention": STREAM_LABELS["attention"], "experts": STREAM_LABELS["experts"],
-                       "fused": f"{STREAM_LABELS['fused']}, or the model's only stream"}
+                       "fused": STREAM_LABELS["fused"]}
 TEXTURES_KEPT = 64             # older viewer textures are deleted
 
 _video_lock = threading.Lock()   # one video at a time: the cached model's temporal state is shared
@@ -145,6 +147,55 @@ def stream_images(image, streams: dict[str, np.ndarray], colormap: str = "infern
         h, w = size[1], size[0]
     rgb = _match(image, (h, w))
     return [(overlay(rgb, m, colormap, opacity), stream_label(name)) for name, m in streams.items()]
+
+
+# ------------------------------------------------------------------------------------------------ where to look
+
+PEAK_WIDTH = 256               # peaks are found on the map at this width (1.4° a pixel): finer changes nothing
+PEAK_SMOOTH_DEG = 4.0          # Gaussian σ on the sphere's equator before looking for maxima
+PEAK_SEPARATION_DEG = 30.0     # peaks closer than this on the sphere count as one place
+PEAK_CONTRAST = 1.05           # a peak must rise 5 % above its latitude's mean: a map uniform in longitude has none
+
+
+def map_peaks(density: np.ndarray, n: int = 3, separation_deg: float = PEAK_SEPARATION_DEG) -> list[tuple[float, float]]:
+    """The `n` strongest maxima of an ERP map as (yaw, pitch) in degrees (yaw −180…180, positive to the right of
+    the image centre; pitch 90 up … −90 down, as Pannellum takes them), strongest first, at least
+    `separation_deg` apart on the sphere. Fewer when the map has fewer distinct peaks (none for a map that does
+    not vary along its rows, such as the equator prior)."""
+    m = np.asarray(density, dtype=np.float32)
+    if m.ndim != 2 or min(m.shape) < 2:
+        raise ValueError(f"expected an (H, W) map; got shape {m.shape}")
+    h, w = m.shape
+    if w > PEAK_WIDTH:
+        h, w = max(2, round(h * PEAK_WIDTH / w)), PEAK_WIDTH
+        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA)
+    sigma = PEAK_SMOOTH_DEG * w / 360.0
+    pad = int(3 * sigma) + 1                                       # longitude wraps around: pad with the other side
+    m = cv2.GaussianBlur(np.pad(m, ((0, 0), (pad, pad)), mode="wrap"), (0, 0), sigma)[:, pad:-pad]
+    # Candidates: local maxima (within ±PEAK_SMOOTH_DEG, so the flank of one broad hill is no second peak) that
+    # rise above their latitude's mean.
+    k = max(1, round(PEAK_SMOOTH_DEG * w / 360.0))
+    around = cv2.dilate(np.pad(m, ((0, 0), (k, k)), mode="wrap"), np.ones((2 * k + 1, 2 * k + 1), np.uint8),
+                        borderType=cv2.BORDER_REPLICATE)[:, k:-k]
+    m = np.where((m >= around) & (m >= PEAK_CONTRAST * m.mean(axis=1, keepdims=True)), m, -np.inf)
+    directions = equirect_directions(h, w)
+    cos_separation = np.cos(np.deg2rad(separation_deg))
+    peaks = []
+    while len(peaks) < n and np.isfinite(m).any() and m.max() > 0:
+        y, x = np.unravel_index(np.argmax(m), m.shape)
+        peaks.append((round(float((x + 0.5) / w * 360.0 - 180.0), 1), round(float(90.0 - (y + 0.5) / h * 180.0), 1)))
+        m = np.where(directions @ directions[y, x] > cos_separation, -np.inf, m)   # the cap around it is taken
+    return peaks
+
+
+def viewer_fragment(peaks: list[tuple[float, float]], panorama_id: str | None = None) -> str:
+    """What the 360° viewer (assets/viewer/pano-viewer.js) reads after the texture URL's '#': the view to open at
+    (the first peak, else straight ahead), the peaks as hotspots, and the panorama's id (a new id opens at its
+    view; the same id keeps the visitor's view, as when only the colours change). A fresh id when none is given."""
+    panorama_id = panorama_id or uuid.uuid4().hex[:12]
+    yaw, pitch = peaks[0] if peaks else (0.0, 0.0)
+    hot = ";".join(f"{y:g},{p:g}" for y, p in peaks)
+    return f"yaw={yaw:g}&pitch={pitch:g}&hot={hot}&pano={panorama_id}"
 
 
 # ------------------------------------------------------------------------------------------------ per-visitor state
@@ -342,6 +393,21 @@ def video_streams(model: PanoramaModel) -> list[str]:
     """The streams `process_video` writes: those of VIDEO_STREAMS the model has, in that order, or else the
     model's first stream (a model such as the equator bias has only its own)."""
     return [name for name in VIDEO_STREAMS if name in model.streams] or list(model.streams[:1])
+
+
+def video_player_labels(model_name) -> list[str]:
+    """The players' labels for a model: VIDEO_PLAYER_LABELS, the last one naming the model's own stream when it has
+    none of VIDEO_STREAMS (the equator bias's "prior" is no fused map)."""
+    labels = [VIDEO_PLAYER_LABELS[name] for name in VIDEO_STREAMS]
+    own = video_streams(resolve_model(model_name))
+    if own and own[0] not in VIDEO_STREAMS:
+        labels[-1] = stream_label(own[0])
+    return labels
+
+
+def stream_choices(streams) -> list[tuple[str, str]]:
+    """(label, name) pairs for the stream control: each stream by what it is."""
+    return [(stream_label(name), name) for name in streams]
 
 
 def video_players(videos: dict[str, str]) -> list[str | None]:

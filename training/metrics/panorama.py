@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.runtime.projections import equirect_face_index, turn_shift
+
 FLOAT_EPS = float(np.finfo(np.float64).eps)  # the toolbox's ε (numpy float eps)
 ASPECT_TOLERANCE = 0.1  # accept W/H in [1.9, 2.1]: ERP maps are 2:1 up to a pixel of rounding
 
-__all__ = ["latitude_weights", "weighted_kld", "weighted_cc", "weighted_sim", "compute_all_panorama"]
+__all__ = ["latitude_weights", "weighted_kld", "weighted_cc", "weighted_sim", "compute_all_panorama",
+           "latitude_marginal", "face_borders", "seam_ratio"]
 
 
 def latitude_weights(height: int, width: int) -> np.ndarray:
@@ -94,3 +97,53 @@ def weighted_sim(sal, gt) -> float:
 def compute_all_panorama(sal, gt) -> dict[str, float]:
     """{"kld", "cc", "sim"}: the latitude-weighted Salient360! map metrics of a prediction against a GT map."""
     return {"kld": weighted_kld(sal, gt), "cc": weighted_cc(sal, gt), "sim": weighted_sim(sal, gt)}
+
+
+def latitude_marginal(density, bins: int = 18) -> np.ndarray:
+    """(bins,) share of a map's mass on the sphere in equal latitude bands, north pole first (18 bins: 10° each).
+    The map is a density per solid angle, so each row's mass is its sum × cos latitude."""
+    density = np.asarray(density, dtype=np.float64)
+    if density.ndim != 2 or density.shape[0] < bins:
+        raise ValueError(f"latitude_marginal needs an (H, W) map with H ≥ {bins}; got shape {density.shape}")
+    height = density.shape[0]
+    latitude = 90.0 - (np.arange(height) + 0.5) * 180.0 / height
+    rows = np.clip(density, 0, None).sum(axis=1) * np.cos(np.deg2rad(latitude))
+    band = np.minimum(((90.0 - latitude) / (180.0 / bins)).astype(int), bins - 1)
+    mass = np.bincount(band, weights=rows, minlength=bins)
+    total = mass.sum()
+    if total <= 0:
+        raise ValueError("the map has no mass")
+    return mass / total
+
+
+SEAM_CONTROL_TURNS_DEG = (15.0, 45.0, 75.0)   # the face borders turned this far lie away from every face border
+
+
+def face_borders(height: int, width: int) -> np.ndarray:
+    """(H, W) bool: ERP pixels next to a pixel of another cube face (models/runtime/projections' cube)."""
+    face = equirect_face_index(height, width)
+    border = (face != np.roll(face, 1, axis=1)) | (face != np.roll(face, -1, axis=1))
+    border[1:] |= face[1:] != face[:-1]
+    border[:-1] |= face[:-1] != face[1:]
+    return border
+
+
+def seam_ratio(density) -> float:
+    """How visible the cube-face borders are in an ERP map: its mean gradient magnitude on the borders of the six
+    cube faces ÷ its mean gradient magnitude on the same border curves turned 15°, 45° and 75° about the vertical
+    axis (the same shapes at the same latitudes, away from any face border). Near 1 for a map that knows nothing
+    of the faces (the content decides; lower or higher by chance); far above 1 when each face was predicted on
+    its own and the faces disagree at their edges. Gradients by central differences, wrapping in longitude."""
+    m = np.asarray(density, dtype=np.float64)
+    if m.ndim != 2 or min(m.shape) < 8:
+        raise ValueError(f"seam_ratio needs an (H, W) map of at least 8×8; got shape {m.shape}")
+    if not np.all(np.isfinite(m)):
+        raise ValueError("the map contains NaN or inf values")
+    height, width = m.shape
+    gradient = np.hypot((np.roll(m, -1, axis=1) - np.roll(m, 1, axis=1)) / 2, np.gradient(m, axis=0))
+    border = face_borders(height, width)
+    control = [np.roll(border, turn_shift(width, yaw), axis=1) & ~border for yaw in SEAM_CONTROL_TURNS_DEG]
+    base = np.mean([gradient[c].mean() for c in control])
+    if base <= 0:
+        return 1.0 if gradient[border].mean() <= 0 else float("inf")
+    return float(gradient[border].mean() / base)
