@@ -2,7 +2,6 @@
 through gradio_client and Chromium."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -17,6 +16,7 @@ from tests.conftest import draw_image, readme_screenshot, serve_app
 from tests.fake360 import FakeStreamsModel
 from tests.test_app import CHROMIUM, CHROMIUM_ARGS
 from tests.test_studio360 import write_video
+from training.config import gaze_data_root
 
 REPO = Path(__file__).resolve().parent.parent
 # The app as `python app.py` runs it, plus "fake-streams" (a fast model with every ATSal stream) in its registry.
@@ -285,7 +285,7 @@ def test_browser_viewer_opens_at_the_peak_keeps_the_view_on_restyle_and_hotspots
 
 @pytest.mark.browser
 def test_browser_an_example_panorama_loads_with_a_click(page):
-    if not _PANORAMAS.is_dir():
+    if not (gaze_data_root() / "panoramas").is_dir():
         pytest.skip("needs $GAZE_DATA/panoramas")
     examples = page.locator("#pano-examples button.example")
     assert examples.count() == 8
