@@ -4,6 +4,7 @@ rotation, animated GIF, ...) work; the server stays up; failed requests leave no
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import struct
@@ -24,6 +25,7 @@ from models.studio import panorama_tab as studio360
 from models.studio.painting import load_painting
 from models.studio.scanpath_tab import sample_scanpaths
 from training.metrics.files import score_pair
+from training import study_tab
 from training.studio_evaluate import score_scanpath_upload
 
 OK = None
@@ -32,7 +34,7 @@ OK = None
 @dataclass
 class Case:
     id: str
-    endpoint: str              # saliency | panorama | video | evaluate | scanpaths | human_scanpaths | batch
+    endpoint: str              # saliency | panorama | video | evaluate | scanpaths | human_scanpaths | batch | study
     make: Callable             # tmp_path → list of arguments (file paths first; batch: all of them files)
     expect: str | None         # a fragment of the error message; None = must succeed
 
@@ -158,6 +160,38 @@ def _humans(text: str | bytes):
     return lambda tmp: [_save(tmp, "p.png", _painting()), _csv(tmp, "humans.csv", text)]
 
 
+def _study(aois: list[dict], study: str | None = None, kind: str = "fixations"):
+    """The Study tab (painting 200×150): AOIs as an AOI JSON file, an optional study file and what it holds."""
+    def make(tmp):
+        aoi_file = tmp / "aois.json"
+        aoi_file.write_text(json.dumps({"units": "pixels", "aois": aois}))
+        return [_save(tmp, "p.png", _painting()), aoi_file,
+                None if study is None else _csv(tmp, "study.csv", study), kind]
+    return make
+
+
+def _samples(gaps: bool = True) -> str:
+    """Raw gaze at 100 Hz: two participants, three 300-ms fixations each; with `gaps` a stretch of missing time
+    stamps, an empty (lost) sample, a blink written as 0, 0 and a NaN."""
+    lines = ["participant,time_ms,x,y"]
+    for who in ("p1", "p2"):
+        t = 0
+        for x, y in ((40, 30), (100, 75), (160, 120)):
+            for k in range(30):
+                t += 10
+                if gaps and who == "p1" and x == 100 and 10 <= k < 14:
+                    continue                                          # no samples recorded here
+                cell = ("", "") if gaps and k == 20 else ("0", "0") if gaps and k == 25 else (x + k % 3, y)
+                lines.append(f"{who},{t},{cell[0]},{cell[1]}")
+        if gaps:
+            lines.append(f"{who},{t + 10},nan,nan")
+    return "\n".join(lines) + "\n"
+
+
+STUDY_AOIS = [{"name": "left", "rect": [0, 0, 100, 150]}, {"name": "right", "points": [[100, 0], [200, 0], [150, 150]]}]
+PEOPLE = "subject,x,y,duration_ms\n" + "".join(f"s{s},{30 + 40 * k},{40 + 20 * k},{200 + 10 * s}\n"
+                                               for s in range(3) for k in range(4))
+
 P = _painting
 CASES = [
     # images (the Saliency tab; the same loader serves Overview and Scanpaths)
@@ -271,6 +305,33 @@ CASES = [
     Case("batch-only-broken-images", "batch", lambda t: [_zip(t, "broken.zip", {"a.png": b"nope",
                                                                               "b.jpg": _png_bytes()[:60]})],
          "none of the 2 images could be read"),
+    # the Study tab: areas of interest (painting 200×150) and a real study
+    Case("study-aoi-outside-image", "study", _study([{"name": "frame", "rect": [150, 100, 100, 80]}]),
+         "'frame': point \\(250, 100\\) lies outside the 200×150 image"),
+    Case("study-aoi-self-intersecting", "study", _study([{"name": "bow tie", "points": [[0, 0], [60, 60], [60, 0],
+                                                                                      [0, 60]]}]),
+         "'bow tie' crosses itself"),
+    Case("study-aoi-empty-polygon", "study", _study([{"name": "line", "points": [[10, 10], [50, 50], [90, 90]]}]),
+         "'line' is empty"),
+    Case("study-aoi-two-points", "study", _study([{"name": "stub", "points": [[10, 10], [50, 50]]}]),
+         "'stub': a polygon needs at least 3 points"),
+    Case("study-aoi-repeated-name", "study", _study([{"name": "a", "rect": [0, 0, 10, 10]},
+                                                     {"name": "a", "rect": [20, 20, 10, 10]}]), "named 'a'"),
+    Case("study-no-aois", "study", _study([]), "no areas of interest"),
+    Case("study-csv-unknown-columns", "study", _study(STUDY_AOIS, "who,where\nanna,left\n"),
+         "no column 'subject' for participant.*column mapping"),
+    Case("study-screen-coordinates", "study", _study(STUDY_AOIS, "subject,x,y,duration_ms\n" + "".join(
+        f"s1,{800 + 30 * k},{500 + 20 * k},250\n" for k in range(5))), "position on the screen"),
+    Case("study-no-participant-on-the-image", "study", _study(STUDY_AOIS, "subject,x,y,duration_ms\ns1,nan,nan,200\n"),
+         "no participant has a fixation"),
+    Case("study-samples-repeated-time", "study", _study(STUDY_AOIS, "participant,time_ms,x,y\np,0,5,5\np,0,6,6\n"
+                                                                    "p,10,7,7\n", "raw samples"),
+         "repeated time stamp"),
+    Case("study-samples-unknown-columns", "study", _study(STUDY_AOIS, "who,t,gx,gy\np,0,5,5\n", "raw samples"),
+         "no column 'time_ms'"),
+    Case("study-good-fixations", "study", _study(STUDY_AOIS, PEOPLE), OK),
+    Case("study-a-participant-without-fixations", "study", _study(STUDY_AOIS, PEOPLE + "s9,nan,nan,300\n"), OK),
+    Case("study-samples-with-gaps-nan-and-blinks", "study", _study(STUDY_AOIS, _samples(), "raw samples"), OK),
     Case("batch-not-an-image", "batch", lambda t: [_bytes(t, "report.pdf", b"%PDF-1.4")], "no images to process"),
     Case("batch-zip-mixed", "batch", lambda t: [_zip(t, "mixed.zip", {"ok.png": _png_bytes(), "../x.png": b"x",
                                                                     "notes.txt": b"hi"}),
@@ -297,6 +358,9 @@ def call_python(case: Case, args: list):
         return score_scanpath_upload(args[0], args[1], "saliency-sampler", 2, 0)
     if case.endpoint == "batch":
         return batch.run_batch([str(a) for a in args], "centerbias")
+    if case.endpoint == "study":
+        rows = study_tab.table_from_json(args[1], load_painting(args[0]).original_size)
+        return study_tab.run_study(str(args[0]), rows, "saliency-sampler", 10, 2, 0, args[2], args[3])
     raise AssertionError(case.endpoint)
 
 
@@ -359,6 +423,11 @@ def call_app(client, case: Case, args: list):
                               api_name="/evaluate_scanpaths")
     if case.endpoint == "batch":
         return client.predict([handle_file(str(a)) for a in args], "centerbias", api_name="/batch")
+    if case.endpoint == "study":                       # the AOIs as the tab's table, as an API client sends them
+        rows = study_tab.table_from_json(args[1], load_painting(args[0]).original_size)
+        return client.predict(handle_file(str(args[0])), {"headers": study_tab.COLUMNS, "data": rows},
+                              "saliency-sampler", 10, 2, 0, None if args[2] is None else handle_file(str(args[2])),
+                              args[3], "", "", api_name="/study")
     raise AssertionError(case.endpoint)
 
 
