@@ -53,10 +53,10 @@ for data in osie mit1003; do
   done
   for model in $scanpath_models human; do
     [ -n "$scanpath_models" ] || break
-    $PY -m training.evaluate_scanpaths --model "$model" --data $data --split test --samples 3 \
+    # 10 viewers per image: the per-path scores and the population from one run
+    $PY -m training.evaluate_scanpaths --model "$model" --data $data --split test --samples 10 \
       --out results/scanpaths/$data-test-$model.json > /dev/null
-    $PY -m training.evaluate_scanpaths --model "$model" --data $data --split test --samples 10 --population_only \
-      --out results/population/$data-test-$model.json > /dev/null
+    cp results/scanpaths/$data-test-$model.json results/population/$data-test-$model.json
   done
 done
 for model in $panorama_models; do

@@ -235,15 +235,20 @@ def ssl_table(results_dir: Path, scanpath: dict) -> list[str]:
                 continue
             m, human = models[label]["metrics"], models.get("human", {}).get("metrics", {})
             ratio = f"{m['sequence_score'] / human['sequence_score']:.2f}" if human else "–"
+            spread = f"{m['diversity'] / human['diversity']:.2f}" if human else "–"
             rows.append(f"| {what} | {dataset} test | {models[label]['temperature']:g} | {m['sequence_score']:.3f} | "
                         f"{ratio} | {m['mm_vector']:.3f} | {m['mm_direction']:.3f} | {m['mm_position']:.3f} | "
-                        f"{m['diversity']:.3f} | {'–' if val is None else format(val['sequence_score'], '.3f')} |")
+                        f"{m['diversity']:.3f} | {spread} | "
+                        f"{'–' if val is None else format(val['sequence_score'], '.3f')} |")
     if not rows:
         return []
     lines = ["## SSLArtScanpath: self-supervised vs ImageNet vs scratch encoders", "",
-             "The light decoder (`models/sslart.py`: positional encoding, 1-D conv branches for x and y, 8 fixations) "
-             "trained on the gaze train splits over each frozen encoder (`training.train_sslart`); the temperature "
-             "chosen on osie val per encoder. Human inter-observer SequenceScore in the scanpath tables below.", ""]
+             "The light decoder (`models/nets/sslart.py`: per-step fixation densities with learned saccade and "
+             "inhibition-of-return profiles, log-normal durations, paths sampled step by step) trained by maximum "
+             "likelihood on the gaze train splits over each frozen encoder (`training.train_sslart`); T is the "
+             "logit divisor the samples were drawn at (the bundled `sslart` at its default variability; the others "
+             "at the divisor whose val diversity is closest to the people's). Human inter-observer SequenceScore "
+             "and diversity in the scanpath tables below.", ""]
     pre = results_dir / "ssl" / "barlow.json"
     if pre.is_file():
         b = json.loads(pre.read_text())
@@ -254,7 +259,55 @@ def ssl_table(results_dir: Path, scanpath: dict) -> list[str]:
                   f"{b['start']['val_style_retrieval']:.3f} with the ImageNet encoder → "
                   f"{b['best']['val_style_retrieval']:.3f} after pretraining.", ""]
     return lines + ["| encoder | data | T | SequenceScore ↑ | / human | MM shape ↑ | MM direction ↑ | MM position ↑ | "
-                    "diversity | val SequenceScore |", "|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
+                    "diversity | / human | val SequenceScore |", "|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
+
+
+def viewer_calibration_tables(results_dir: Path) -> list[str]:
+    """Markdown: each `training.calibrate_viewers` sweep on val and the temperature curve it chose."""
+    lines = []
+    for path in sorted((results_dir / "temperature").glob("val-viewers-*.json")):
+        r = json.loads(path.read_text())
+        c = r["curve"]
+        lines += [f"## Viewer variability — {r['model']} on val ({r['samples_per_image']} viewers per image, 3 s)", "",
+                  "`python -m training.calibrate_viewers`: the model's own noise against the people of the val splits. "
+                  "Salient = share of fixations in the most salient 20 % of the image (default saliency model). "
+                  f"Chosen curve: temperature {c['temperature']} → noise {c['noise']} (0.5 = the people's diversity "
+                  f"on val, {c['diversity_human_val']:.3f}; 1 = the largest noise that keeps the salient share ≥ 0.8 × "
+                  "the people's and stacked fixations ≤ 1.5 × theirs).", "",
+                  "| data | noise | diversity | stacked < 1° | amplitude KS | duration W1 (ms) | fixations / path (SD) | "
+                  "salient share |", "|---|---|---|---|---|---|---|---|"]
+        for name, d in r["datasets"].items():
+            for row in d["rows"]:
+                lines.append(f"| {name} | {row['noise']:g} | {row['diversity_model']:.3f} | {row['stacked_share_model']:.3f} | "
+                             f"{row['amplitude_ks']:.3f} | {row['duration_w1_ms']:.0f} | {row['n_fix_mean_model']:.1f} "
+                             f"({row['n_fix_sd_model']:.1f}) | {row['salient_share_model']:.3f} |")
+            h = d["rows"][0]
+            lines.append(f"| {name} | **people** | {h['diversity_human']:.3f} | {h['stacked_share_human']:.3f} | – | – | "
+                         f"{h['n_fix_mean_human']:.1f} ({h['n_fix_sd_human']:.1f}) | {h['salient_share_human']:.3f} |")
+        lines.append("")
+    return lines
+
+
+def viewing_time_tables(results_dir: Path) -> list[str]:
+    """Markdown: how coverage and revisits grow with the viewing time (`training.viewing_time`)."""
+    path = results_dir / "viewing" / "viewing-time.json"
+    if not path.is_file():
+        return []
+    r = json.loads(path.read_text())
+    lines = ["## Viewing time: 3 s to 30 s", "",
+             f"`python -m training.viewing_time` on the first {r['n_images']} test images of each dataset, "
+             f"{r['samples_per_image']} viewers each. Coverage = share of the {r['grid']}×{r['grid']} grid cells a "
+             "viewer fixated; revisits = share of fixations within 1° of an earlier one (not the one just before); "
+             "salient = share in the most salient 20 % of the image. The people were recorded for 3 s only: beyond "
+             "3 s the rows describe what the models do (inhibition of return that fades over ~10 fixations keeps "
+             "them exploring and lets them come back), not validated behaviour.", "",
+             "| data | model | viewing time (s) | fixations / path | coverage | revisits | salient share |",
+             "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        who = "**people**" if row["model"] == "human" else row["model"]
+        lines.append(f"| {row['dataset']} | {who} | {row['viewing_time_s']:g} | {row['fixations']:.1f} | "
+                     f"{row['coverage']:.3f} | {row['revisits']:.3f} | {row['salient_share']:.3f} |")
+    return lines + [""]
 
 
 def temperature_tables(results_dir: Path) -> list[str]:
@@ -278,6 +331,47 @@ def temperature_tables(results_dir: Path) -> list[str]:
                          "mm_direction", "mm_position", "mm_duration", "diversity")) + " |")
         lines.append("")
     return lines
+
+
+def aoi_tables(results_dir: Path) -> list[str]:
+    """Markdown: predicted AOI metrics against the people of the test splits (`training.aoi_validation`), with the
+    issue-17 targets checked against the centre-bias floor."""
+    files = sorted((results_dir / "aoi").glob("*.json"))
+    if not files:
+        return []
+    lines = ["## Virtual eye-tracking study: AOI metrics against people", "",
+             "`python -m training.aoi_validation`: per test image a 3×3 grid and the top-3 regions of the human "
+             "fixation map as AOIs; 100 sampled viewers at 3 s against the recorded people, pooled over every "
+             "(image, AOI). r = Pearson r of dwell share; ρ = Spearman ρ of time to first fixation; coverage = share "
+             "of AOIs whose predicted 95 % interval holds the human value, for the interval of the predicted mean "
+             "(100 viewers) and for the interval of a study as large as the image's (resampling as many viewers as "
+             "it had people). Targets: r ≥ 0.80 and ≥ floor + 0.10; ρ ≥ floor + 0.15. Coverage below 95 % means "
+             "the intervals are too narrow for this use: they hold the sampling noise of the viewers (and, study-"
+             "sized, of a study of that size) but not the model's own error, which no number of viewers removes. "
+             "The human top-3 regions are drawn from the same people's fixations, so the people dwell there more "
+             "than any prediction can know in advance.", "",
+             "| data | images | AOIs | model | dwell share r | TTFF ρ | coverage (mean): dwell / TTFF / fixated | "
+             "coverage (study-sized): dwell / TTFF / fixated | targets |", "|---|---|---|---|---|---|---|---|---|"]
+    for path in files:
+        r = json.loads(path.read_text())
+        floor = r["results"].get("centre-bias floor", {})
+        shown = f"{r['images']}" + (f" of {r['of_images']}" if r["images"] != r["of_images"] else "")
+        for model, sets in r["results"].items():
+            for aoi_set, m in sets.items():
+                def cov(kind):
+                    return " / ".join("–" if m.get(f"coverage_{kind}_{k}") is None else f"{m[f'coverage_{kind}_{k}']:.2f}"
+                                      for k in ("dwell_share", "ttff_ms", "fixated"))
+                check = "floor"
+                if model != "centre-bias floor" and aoi_set in floor:
+                    f = floor[aoi_set]
+                    ok_r = m["dwell_share_r"] >= 0.80 and m["dwell_share_r"] >= f["dwell_share_r"] + 0.10
+                    ok_rho = (m["ttff_rho"] is not None and f["ttff_rho"] is not None
+                              and m["ttff_rho"] >= f["ttff_rho"] + 0.15)
+                    check = f"r {'✓' if ok_r else '✗'}, ρ {'✓' if ok_rho else '✗'}"
+                rho = "–" if m["ttff_rho"] is None else f"{m['ttff_rho']:.3f}"
+                lines.append(f"| {r['data']}-{r['split']} | {shown} | {aoi_set} | {model} | {m['dwell_share_r']:.3f} | "
+                             f"{rho} | {cov('mean')} | {cov('study')} | {check} |")
+    return lines + [""]
 
 
 PAINTERLY_TARGET = 0.90            # "Paintings, measured": NSS on each painterly split ≥ 0.90 × photo NSS
@@ -428,6 +522,75 @@ def painterly_tables(results_dir: Path, saliency: dict, scanpath: dict) -> list[
     return lines
 
 
+# (adapted model, the model it adapts, how): compared on photos and on the painterly test splits.
+ADAPTATIONS = (("effsal-lite0+style", "effsal-lite0", "style augmentation (`train_saliency --style_p`)"),
+               ("spgen+grl", "spgen", "gradient reversal (`train_spgen --w_domain`)"),
+               ("spgen+grl(w=1)", "spgen", "gradient reversal, w_domain 1"),
+               ("spgen+grl(w=3)", "spgen", "gradient reversal, w_domain 3"))
+LOWER_IS_BETTER = {"kld", "sed", "dtw"}
+
+
+def _largest_photo_drop(adapted: dict, base: dict) -> tuple[float, str] | None:
+    """(drop, metric) of the photo metric that got worst from `base` to `adapted` (negative: all improved)."""
+    drops = [((base[k] - adapted[k]) * (-1 if k in LOWER_IS_BETTER else 1), k)
+             for k in adapted if k in base and isinstance(adapted[k], float)]
+    return max(drops) if drops else None
+
+
+def adaptation_table(results_dir: Path, saliency: dict, scanpath: dict) -> list[str]:
+    """Markdown: each domain-adapted model (ADAPTATIONS) next to the model it adapts, on photos and on every
+    painterly test split (saliency: NSS; scanpaths: SequenceScore), with the largest photo-metric drop it costs;
+    the adaptations without painterly scores are named, with why where the results say."""
+    from training.painterly import TEST_STYLES
+    sal_runs, scan_runs = load_painterly(results_dir)
+    splits = [(key, runs, saliency.get(key, {}), "nss") for key, runs in sorted(sal_runs.items())]
+    splits += [(key, runs, scanpath.get(key, {}), "sequence_score") for key, runs in sorted(scan_runs.items())]
+    weights = {r.get("label"): r.get("weights") for r in (json.loads(p.read_text()) for p in
+               sorted(results_dir.glob("**/*.json"))) if isinstance(r, dict) and r.get("task") == "domain-probe"}
+    rows, notes, unscored = [], [], []
+    for adapted, base, how in ADAPTATIONS:
+        scored = False
+        for key, runs, photos, metric in splits:
+            if adapted not in runs or base not in runs:
+                continue
+            scored, both = True, _with_photo({m: runs[m] for m in (base, adapted)}, photos)
+            for model in (base, adapted):
+                photo = both[model].get(PHOTO, {}).get("metrics", {}).get(metric)
+                cells, changes = [], []
+                for style in TEST_STYLES:
+                    v = both[model].get(style, {}).get("metrics", {}).get(metric)
+                    cells.append("–" if v is None else f"{v:.3f} ({_drop(v, photo)})" if photo else f"{v:.3f}")
+                    if v is not None and photo:
+                        changes.append((v - photo) / abs(photo) * 100)
+                mean = f"{_signed(np_mean(changes))} %" if changes else "–"
+                rows.append(f"| {how if model == adapted else ''} | {' '.join(key)} | {model} | {metric} | "
+                            f"{'–' if photo is None else format(photo, '.3f')} | " + " | ".join(cells) + f" | {mean} |")
+            photo_a, photo_b = (both[m].get(PHOTO, {}).get("metrics", {}) for m in (adapted, base))
+            worst = _largest_photo_drop(photo_a, photo_b)
+            if worst and metric in photo_a and metric in photo_b:
+                change = f"{photo_a[metric] - photo_b[metric]:+.3f}".replace("-", "−")
+                notes.append(f"- `{adapted}` vs `{base}` on the photos of {' '.join(key)}: {metric} {change}; "
+                             f"largest drop of any metric {worst[0]:.3f} ({worst[1]}).")
+        if not scored:
+            folder = weights.get(adapted)
+            why = (f": its weights ({folder}) are gone" if folder and not (results_dir.parent / folder).exists()
+                   else "")
+            unscored.append(f"`{adapted}` ({how}){why}")
+    if not rows and not unscored:
+        return []
+    lines = ["## Domain adaptation judged on the painterly splits", "",
+             "Each adapted model next to the model it adapts (`ADAPTATIONS` in `training/make_results.py`), on the "
+             "photo test split and each painterly style: the score and, in brackets, its change from the model's "
+             "own photo score; the last column is the mean of those changes over the styles. A positive drop below "
+             "is a photo metric that got worse (KLD, SED, DTW: higher).", ""]
+    if rows:
+        lines += ["| adaptation | data | model | metric | photo | " + " | ".join(TEST_STYLES) + " | mean change |",
+                  "|---" * (len(TEST_STYLES) + 6) + "|", *rows, "", *notes, ""]
+    if unscored:
+        lines += ["Not scored on the painterly splits: " + "; ".join(unscored) + ".", ""]
+    return lines
+
+
 def np_mean(values) -> float:
     return float(sum(values) / len(values))
 
@@ -476,10 +639,13 @@ def main(argv=None) -> int:
         print(f"error: no result files under {args.results}", file=sys.stderr)
         return 2
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    extra = (population_tables(Path(args.results)) + ssl_table(Path(args.results), scanpath)
+    extra = (population_tables(Path(args.results)) + viewer_calibration_tables(Path(args.results))
+             + viewing_time_tables(Path(args.results)) + ssl_table(Path(args.results), scanpath)
              + ablation_table(Path(args.results), scanpath)
              + temperature_tables(Path(args.results)) + domain_table(Path(args.results), scanpath)
-             + painterly_tables(Path(args.results), saliency, scanpath))
+             + painterly_tables(Path(args.results), saliency, scanpath)
+             + adaptation_table(Path(args.results), saliency, scanpath)
+             + aoi_tables(Path(args.results)))
     Path(args.out).write_text(render(saliency, scanpath, panorama, extra) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -236,12 +236,13 @@ def refresh_scanpath_card(model: str, fine_tune: Path) -> Path:
             "the existing mean, and only those two heads learned (everything else frozen, positions unchanged), by "
             f"the log-normal likelihood of every subject's step-t duration; {len(log)} epochs, best validation at "
             f"epoch {best['epoch']}: " + ", ".join(f"{k[4:]} {v:.3f}" for k, v in best.items() if k.startswith("val_"))
-            + f". Its export (model.safetensors, config.json) replaced those in assets/weights/{model}; sampling.json "
-            "is unchanged. Sampled viewers draw each duration from that distribution (T > 0); at T = 0 every duration "
-            "is its median.")
+            + f". Its export (model.safetensors, config.json) replaced those in assets/weights/{model}. Sampled "
+            "viewers draw each duration from that distribution (T > 0); at T = 0 every duration is its median.")
+    sampling = json.loads((folder / "sampling.json").read_text()) if (folder / "sampling.json").is_file() else {}
     head, rest = text.split("\n## Test-split metrics", 1)
-    head = "\n".join(line for line in head.splitlines() if not line.startswith("- Then `python -m training.train_spgen"))
-    head = head.rstrip("\n") + "\n" + step + "\n"
+    head = "\n".join(line for line in head.splitlines()
+                     if not line.startswith(("- Then `python -m training.train_spgen", *SAMPLING_LINE_STARTS)))
+    head = head.rstrip("\n") + "\n" + "\n".join(sampling_lines(sampling) + [step]) + "\n"
     intro, rest = rest.split("\n\n| data", 1)
     files = rest[rest.index("\n## Files"):]
     files = "\n".join(f"- `model.safetensors`: {facts['params'] / 1e6:.2f} M parameters, {', '.join(facts['dtypes'])}, "
@@ -254,6 +255,9 @@ def refresh_scanpath_card(model: str, fine_tune: Path) -> Path:
                     + "\n" + "\n".join(population) + "\n" + files + ("\n" if not files.endswith("\n") else ""))
     _update_manifest(model, facts, json.loads(MANIFEST.read_text())[model]["command"])
     return card
+
+
+SAMPLING_LINE_STARTS = ("- Default temperature", "- Read-out sharpness", "- Virtual viewers", "- Inhibition of return")
 
 
 def sampling_lines(sampling: dict) -> list[str]:
