@@ -127,17 +127,19 @@ class SPGEn(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         exist = torch.cumprod(torch.sigmoid(heads.pop("keep_logit")), dim=1)  # P(step t exists)
         return {"log_maps": log_maps.view(b, n, h, w), "xy": xy, "exist": exist, **heads}
 
-    def heads(self, p: torch.Tensor, y: torch.Tensor, steps: torch.Tensor) -> dict[str, torch.Tensor]:
+    def heads(self, p: torch.Tensor, y: torch.Tensor, steps: torch.Tensor, with_gate: bool = True) -> dict[str, torch.Tensor]:
         """Read-out weights p (B, K, h·w) of fixations at step indices `steps` (K,) and trunk features y →
         {"keep_logit" (B, K): continue after the step before, "log_duration" (B, K) log-ms (the log-normal's
         mean)} and with `duration_distribution` "log_duration_sd" (B, K). y may have batch 1 for B samples of
-        one image."""
+        one image; `with_gate=False` skips the gate (sampling by viewing time does not use it)."""
         features = y.flatten(2).transpose(1, 2)                               # (B or 1, h·w, f)
         pooled = p @ (features[0] if len(features) == 1 else features)          # (B, K, f) features under each fixation
         context = y.mean(dim=(2, 3))[:, None, :] + self.step_embedding[steps][None]   # image + step
         context = context.expand(len(p), -1, -1)
         z = torch.cat([pooled, context], dim=-1)
-        out = {"keep_logit": self.gate(z)[..., 0], "log_duration": self.duration(z)[..., 0]}
+        out = {"log_duration": self.duration(z)[..., 0]}
+        if with_gate:
+            out["keep_logit"] = self.gate(z)[..., 0]
         if self.config.duration_distribution:
             out["log_duration_sd"] = self.duration_sd(z)[..., 0].exp()
         return out
