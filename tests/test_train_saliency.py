@@ -2,9 +2,12 @@
 import json
 
 import numpy as np
+import pytest
 import torch
+from PIL import Image
 
 from models import create_model
+from models.weights import ASSETS
 from models.runtime.saliency import NetworkSaliencyModel as TorchSaliencyModel
 from training import train_saliency
 
@@ -67,3 +70,55 @@ def test_euclidean_loss_is_zero_only_for_the_target_map():
     loss_exact, _ = train_saliency.compute_loss(None, exact, target, fix, cfg)
     loss_flat, _ = train_saliency.compute_loss(None, flat, target, fix, cfg)
     assert float(loss_exact) < 1e-8 < float(loss_flat)
+
+
+@pytest.fixture
+def blue_and_red_paintings(tmp_path, monkeypatch):
+    """20 synthetic paintings: the held-out ones (every 10th by name) red, the training ones blue."""
+    from tests.conftest import draw_image
+    from training import painterly
+    folder = tmp_path / "paintings" / "images"
+    folder.mkdir(parents=True)
+    for i in range(20):
+        tint = np.array([1.6, 0.5, 0.4]) if i % 10 == 0 else np.array([0.4, 0.6, 1.6])
+        base = draw_image(100 + i, (64, 48))[0].astype(np.float32)
+        Image.fromarray(np.clip(base * tint, 0, 255).astype(np.uint8)).save(folder / f"p{i:02d}.png")
+    monkeypatch.setattr(painterly, "PAINTINGS_FOLDER", str(folder.parent))      # colour-match, for --style_val
+    monkeypatch.setenv("PAINTERLY_CACHE", str(tmp_path / "painterly-cache"))
+    painterly._painting_quantiles.cache_clear()
+    yield folder.parent
+    painterly._painting_quantiles.cache_clear()
+
+
+def test_painting_look_takes_colours_from_training_paintings_only(blue_and_red_paintings, synthetic_image):
+    from training.saliency_data import PaintingLook, SaliencyTrainingSet
+    look = PaintingLook(blue_and_red_paintings)
+    assert len(look.stats) == 18                                  # the 2 held-out paintings are not used
+    assert all(mean[2] < -10 for mean, _ in look.stats)           # Lab b* of the blue training paintings
+    rng = np.random.default_rng(0)
+    painted = [look(synthetic_image, rng) for _ in range(20)]
+    assert all(p.shape == synthetic_image.shape and p.dtype == np.uint8 for p in painted)
+    blue_minus_red = [float(p[..., 2].mean()) - float(p[..., 0].mean()) for p in painted]
+    before = float(synthetic_image[..., 2].mean()) - float(synthetic_image[..., 0].mean())
+    assert np.median(blue_minus_red) > before + 10
+    with pytest.raises(ValueError, match="PaintingLook"):
+        SaliencyTrainingSet(["osie"], "train", (96, 128), style_p=0.5)
+
+
+def test_init_style_augmentation_and_painterly_val(tiny_dataset, blue_and_red_paintings, tmp_path):
+    """--init starts from the bundled weights (lr 0 keeps them), --style_p paints, --style_val scores both."""
+    from safetensors.torch import load_file
+    torch.set_num_threads(1)
+    run, export = tmp_path / "run", tmp_path / "export"
+    bundled_folder = ASSETS / "effsal-lite0"
+    train_saliency.main(["--init", str(bundled_folder), "--data", str(tiny_dataset), "--out", str(run),
+                         "--epochs", "1", "--batch_size", "2", "--warmup_steps", "1", "--lr", "0",
+                         "--encoder_lr", "0", "--weight_decay", "0", "--style_p", "1", "--paintings",
+                         str(blue_and_red_paintings), "--style_val", "--export", str(export)])
+    log = json.loads((run / "log.jsonl").read_text().splitlines()[0])
+    assert np.isfinite([log["val_photo_nss"], log["val_painterly_nss"]]).all()
+    assert np.isclose(log["val_loss"], (log["val_photo_loss"] + log["val_painterly_loss"]) / 2)
+    bundled = load_file(bundled_folder / "model.safetensors")
+    exported = load_file(export / "model.safetensors")
+    weights = [k for k in bundled if k.endswith(".weight") and bundled[k].dim() == 4]     # conv kernels
+    assert weights and all(torch.equal(bundled[k], exported[k]) for k in weights)

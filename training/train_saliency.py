@@ -2,11 +2,17 @@
 
     python -m training.train_saliency --model effsal-lite0 --data osie,mit1003 --out runs/effsal-lite0
     python -m training.train_saliency --model salnet --loss euclidean --out runs/salnet
+    python -m training.train_saliency --init assets/weights/effsal-lite0 --style_p 0.5 --style_val \
+        --lr 2e-4 --encoder_lr 5e-5 --epochs 3 --out runs/effsal-lite0-style       # painterly style augmentation
     torchrun --nproc_per_node 2 -m training.train_saliency --model effsal-lite0 --backend gloo ...   # DDP
 
 Every setting below is a commented default; each can be overridden with --name value. The run folder gets
 config.json (the resolved settings), log.jsonl (one line per epoch), ckpt.pt (latest, for --resume) and
 best.pt (lowest val loss). `--export DIR` writes the best weights as a save_pretrained folder (fp16).
+`--init DIR` starts from a weights folder instead of ImageNet; `--style_p P` paints that share of the training
+images (colours of a training painting, brush texture: saliency_data.PaintingLook); `--style_val` adds the val
+images rendered in the painterly test styles to the val loss (half photos, half paintings), so the best epoch is
+chosen on both.
 Never trains or tunes on the test splits.
 """
 from __future__ import annotations
@@ -19,7 +25,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from training.losses import nll_bits, saliency_loss
 from training.loop import Trainer, latest_checkpoint
 from training.run_setup import parse_defaults, start_run
-from training.saliency_data import SaliencyTrainingSet
+from training.saliency_data import PaintingLook, SaliencyTrainingSet
 
 DEFAULTS = dict(
     # model and data
@@ -27,6 +33,10 @@ DEFAULTS = dict(
     data="osie,mit1003",          # datasets under $GAZE_DATA/gaze (train split to fit, val split to stop)
     out="runs/effsal-lite0",      # run folder (outside git)
     limit=0,                      # use only the first N images per dataset and split (0 = all; for smoke runs)
+    init="",                      # weights folder to start from (save_pretrained); empty = ImageNet encoder
+    style_p=0.0,                  # share of training images given a painting's colours and texture
+    paintings="",                 # folder of paintings for style_p (empty = $GAZE_DATA/paintings; train part only)
+    style_val=False,              # val loss = mean of photo val and val in the painterly test styles
     # optimisation
     epochs=12,
     batch_size=8,
@@ -50,12 +60,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parse_defaults(DEFAULTS, __doc__, argv)
 
 
-def build_trainable(name: str, pretrained: bool = True) -> torch.nn.Module:
-    """A fresh model: for training, ImageNet weights in the encoder where there is one; for export, none."""
+def build_trainable(name: str, pretrained: bool = True, init: str = "") -> torch.nn.Module:
+    """A fresh model: for training, ImageNet weights in the encoder where there is one, or the weights of the
+    folder `init`; for export, none."""
     from models.nets import SALIENCY_NETWORKS as TRAINABLE
+    from models.weights import load_network
     if name not in TRAINABLE:
         raise SystemExit(f"unknown trainable model '{name}'; choose one of {', '.join(TRAINABLE)}")
+    if init:
+        return load_network(type(TRAINABLE[name](pretrained=False)), init).train()
     return TRAINABLE[name](pretrained=pretrained)
+
+
+def evaluate_val_sets(model, loaders: dict, device, cfg) -> dict:
+    """evaluate_val on each named val loader; with more than one, "loss" is their mean and each set's numbers are
+    kept under its name (photo_nss, painterly_nss, ...)."""
+    if len(loaders) == 1:
+        return evaluate_val(model, next(iter(loaders.values())), device, cfg)
+    parts = {name: evaluate_val(model, loader, device, cfg) for name, loader in loaders.items()}
+    merged = {f"{name}_{k}": v for name, val in parts.items() for k, v in val.items()}
+    return {"loss": sum(val["loss"] for val in parts.values()) / len(parts), **merged}
 
 
 def evaluate_val(model, loader, device, cfg) -> dict:
@@ -94,17 +118,23 @@ def main(argv=None):
     run = start_run(cfg, argv, "training.train_saliency")
     device = run.device
 
-    model = build_trainable(cfg.model).to(device)
+    model = build_trainable(cfg.model, init=cfg.init).to(device)
     names = cfg.data.split(",")
     limit = cfg.limit or None
+    look = PaintingLook(cfg.paintings or None) if cfg.style_p > 0 else None
     train_set = SaliencyTrainingSet(names, "train", model.input_size, model.output_stride, augment=True,
-                                    seed=cfg.seed + run.rank, limit=limit)
-    val_set = SaliencyTrainingSet(names, "val", model.input_size, model.output_stride, limit=limit)
+                                    seed=cfg.seed + run.rank, limit=limit, look=look, style_p=cfg.style_p)
+    val_sets = {"photo": SaliencyTrainingSet(names, "val", model.input_size, model.output_stride, limit=limit)}
+    if cfg.style_val:
+        from training.painterly import TEST_STYLES, painterly_dataset
+        val_sets["painterly"] = SaliencyTrainingSet(
+            names, "val", model.input_size, model.output_stride, limit=limit,
+            copies=lambda ds: [painterly_dataset(ds, style) for style in TEST_STYLES])
     sampler = DistributedSampler(train_set, seed=cfg.seed) if run.distributed else None
     generator = torch.Generator().manual_seed(cfg.seed)
     train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
                               generator=generator, drop_last=True)
-    val_loader = DataLoader(val_set, batch_size=cfg.batch_size)
+    val_loaders = {name: DataLoader(ds, batch_size=cfg.batch_size) for name, ds in val_sets.items()}
 
     encoder_params = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
     other_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
@@ -129,7 +159,7 @@ def main(argv=None):
         loss, _ = compute_loss(model, ddp_model(x), target, fix, cfg)
         return loss, {}
 
-    trainer.fit(epoch_batches, train_step, lambda: evaluate_val(model, val_loader, device, cfg),
+    trainer.fit(epoch_batches, train_step, lambda: evaluate_val_sets(model, val_loaders, device, cfg),
                 export_to=cfg.export, build=lambda best: build_trainable(cfg.model, pretrained=False))
 
 
