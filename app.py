@@ -508,7 +508,7 @@ def build_overview_tab(examples: tuple[list[dict], str]) -> None:
                 image.render()
                 gr.Markdown(LIMITS_NOTE)
                 count = gr.Slider(1, scanpath_tab.MAX_SCANPATHS, value=3, step=1,
-                                  label="Scanpaths to draw (the reading counts 50 viewers)", elem_id="ov-count")
+                                  label="Scanpaths to draw (the reading counts 20 viewers)", elem_id="ov-count")
                 temperature = gr.Slider(0.0, 1.0, value=scanpath_tab.default_temperature(DEFAULT["scanpath"]),
                                         step=0.05, label="Viewer variability (temperature)",
                                         info=scanpath_tab.VARIABILITY_NOTE, elem_id="ov-temperature")

@@ -30,7 +30,7 @@ def handlers(folder: Path) -> dict:
         "overview": lambda: app.run_overview(p, 3, 0.3, 0),
         "saliency": lambda: app.run_saliency(p, "effsal-lite0", "inferno", 0.6),
         "compare": lambda: app.run_compare(p, app.saliency_tab.upload_models(), "inferno", 0.6),
-        "scanpaths": lambda: app.run_scanpaths(p, "spgen", 3, 0.3, 10, 0, False),
+        "scanpaths": lambda: app.run_scanpaths(p, "spgen", 3, 0.5, 3.0, 0, False),     # 3 viewers, 3 s
         "panorama": lambda: app.run_panorama(pano, "atsal", "fused", "inferno", 0.6),
         "evaluate": lambda: app.run_evaluate(pred, gt, "mit", 24.0),
     }

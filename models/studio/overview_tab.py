@@ -15,7 +15,7 @@ from models.runtime.viewers import DEFAULT_VIEWING_TIME_S
 from models.studio.scanpath_tab import draw_scanpaths
 
 TOP_SHARES = (0.05, 0.10, 0.25)          # "the most-looked-at 5 / 10 / 25 % of the picture"
-POPULATION = 50                          # virtual viewers behind the reading; the first few are drawn
+POPULATION = 20                          # virtual viewers behind the reading; the first few are drawn
 
 
 def attention_statistics(density: np.ndarray) -> dict:
