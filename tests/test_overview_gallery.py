@@ -44,7 +44,8 @@ def test_reading_describes_the_scanpaths_from_their_numbers():
     density = _blob()
     paths = [np.array([[18.0, 15.0, 200.0], [60.0, 40.0, 300.0]]), np.array([[17.0, 14.0, 250.0]])]
     text = overview.reading(overview.attention_statistics(density), paths, density.shape, density)
-    assert "1.5 fixations" in text and "about 250 ms" in text and "2 of 2 begin in the upper left" in text
+    assert "2 virtual viewers looking for 3 s make 1.5 fixations each" in text
+    assert "a fixation lasts 250 ms typically" in text and "100% of them begin in the upper left" in text
     assert "67% of their fixations land" in text                             # 2 of 3 fixations on the blob
 
 

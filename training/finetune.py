@@ -121,6 +121,7 @@ class StudySamples(SaliencyTrainingSet):
 
     def __init__(self, study: "Study", images: list[str], augment: bool, seed: int):
         self.input_size, self.augment = study.input_size, augment
+        self.look, self.style_p = None, 0.0                              # no painted look: the study's own images
         self.output_size = (study.input_size[0] // study.output_stride, study.input_size[1] // study.output_stride)
         self.rng = np.random.default_rng(seed)
         self.images = [study.resized[i] for i in images]
