@@ -317,6 +317,22 @@ def test_example_panoramas_from_a_folder_or_off(tmp_path):
     assert "unavailable" in gallery.fetch_panorama_examples(str(tmp_path / "none"))[1]
 
 
+def test_offline_the_web_source_asks_once_and_still_uses_the_cache(tmp_path, monkeypatch):
+    from models.studio import gallery
+    catalogue = gallery.load_panorama_catalogue()
+    Image.fromarray(_pano()).save(tmp_path / catalogue[-1]["file"])             # one panorama cached earlier
+    asked = []
+
+    def no_network(url, timeout, limit):
+        asked.append(url)
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(gallery, "_get", no_network)
+    examples, message = gallery.fetch_panorama_examples("web", cache=tmp_path, timeout=0.1)
+    assert len(asked) == 1                                                     # one timeout at most, not eight
+    assert [e["file"] for e in examples] == [catalogue[-1]["file"]] and "1 of 8" in message
+
+
 def test_downloaded_hdr_panoramas_are_tone_mapped_and_wide_ones_shrunk(tmp_path):
     from models.studio import gallery
     radiance = np.random.default_rng(0).uniform(0.0, 8.0, (32, 64, 3)).astype(np.float32)

@@ -124,6 +124,13 @@ def write_csv(rows: list[dict], path: Path) -> Path:
 # Figures
 # ---------------------------------------------------------------------------------------------------------------
 
+def save_figure(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def dwell_chart(results: dict[str, dict], path: Path, key: str = "dwell_share") -> Path:
     """Bars per AOI with 95 % interval error bars, one bar per source (predicted, observed)."""
     names = next(iter(results.values()))["aois"]
@@ -143,10 +150,7 @@ def dwell_chart(results: dict[str, dict], path: Path, key: str = "dwell_share") 
     ax.set_ylabel(column)
     ax.legend(frameon=False)
     ax.set_title("95 % intervals: bootstrap over viewers", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def transition_diagram(rgb: np.ndarray, aois: list[AOI], result: dict, path: Path, top: int = 12) -> Path:
@@ -174,10 +178,7 @@ def transition_diagram(rgb: np.ndarray, aois: list[AOI], result: dict, path: Pat
             ax.text(*mid, f"{share[i, j]:.0%}", fontsize=7, color="tab:red")
     ax.set_axis_off()
     ax.set_title(f"AOI transitions (top {top}; label: P(next AOI | leaving))", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def overlay(rgb: np.ndarray, density: np.ndarray, aois: list[AOI], study: Study, path: Path) -> Path:
@@ -192,10 +193,7 @@ def overlay(rgb: np.ndarray, density: np.ndarray, aois: list[AOI], study: Study,
         ax.plot(pts[:, 0], pts[:, 1], lw=1.2, color="white")
     ax.set_axis_off()
     ax.set_title(f"predicted map and {len(study.paths)} participants' fixations", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------

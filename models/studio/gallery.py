@@ -124,12 +124,19 @@ def fetch_examples(source: str | None = None, cache: Path | None = None, timeout
 
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(fetch, catalogue))
+    return available(catalogue, found, label, error[0] if error else "", "example paintings", "upload your own image")
+
+
+def available(catalogue: list[dict], found: dict[str, Path], label, error: str, what: str,
+              instead: str) -> tuple[list[dict], str]:
+    """(the catalogue entries whose file was found, with "path" and "label"; a message for the user, empty when
+    all are there)."""
     examples = [{**e, "path": str(found[e["file"]]), "label": label(e)} for e in catalogue if e["file"] in found]
     if not examples:
-        why = f" ({error[0]})" if error else ""
-        return [], f"Example paintings are unavailable (no network or no source){why}; upload your own image."
+        why = f" ({error})" if error else ""
+        return [], f"{what.capitalize()} are unavailable (no network or no source){why}; {instead}."
     if len(examples) < len(catalogue):
-        return examples, f"{len(examples)} of {len(catalogue)} example paintings could be loaded."
+        return examples, f"{len(examples)} of {len(catalogue)} {what} could be loaded."
     return examples, ""
 
 
@@ -193,18 +200,13 @@ def fetch_panorama_examples(source: str | None = None, cache: Path | None = None
         found = {e["file"]: folder / e["file"] for e in catalogue if (folder / e["file"]).is_file()}
     else:
         cache = cache or default_cache().parent / "panoramas"
+        offline = False
         for entry in catalogue:
+            if offline and not (cache / entry["file"]).is_file():
+                continue                             # no network: only what is cached, no more timeouts
             try:
                 found[entry["file"]] = download_panorama(entry, cache, timeout)
             except Exception as err:                 # offline, blocked, moved: the app goes on without it
                 error = error or f"{type(err).__name__}: {str(err)[:120]}"
-                if isinstance(err, OSError) and not any((cache / e["file"]).is_file() for e in catalogue):
-                    break                            # no network and nothing cached: stop asking
-    examples = [{**e, "path": str(found[e["file"]]), "label": panorama_label(e)} for e in catalogue
-                if e["file"] in found]
-    if not examples:
-        why = f" ({error})" if error else ""
-        return [], f"Example panoramas are unavailable (no network or no source){why}; upload your own."
-    if len(examples) < len(catalogue):
-        return examples, f"{len(examples)} of {len(catalogue)} example panoramas could be loaded."
-    return examples, ""
+                offline = offline or isinstance(err, OSError)
+    return available(catalogue, found, panorama_label, error, "example panoramas", "upload your own")
