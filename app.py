@@ -691,8 +691,8 @@ def build_study_tab(examples: tuple[list[dict], str]) -> None:
             export = gr.Button("Export AOIs (JSON, CSV)", size="sm", elem_id="st-export")
         exported = gr.File(label="AOIs", file_count="multiple", interactive=False, elem_id="st-exported")
         with gr.Row():
-            model = gr.Dropdown(models, value=_default("scanpath", models), label="Scanpath model",
-                                elem_id="st-model")
+            model = gr.Dropdown(models, value=study_tab.AOI_MODEL if study_tab.AOI_MODEL in models else models[0],
+                                label="Viewers sampled by", elem_id="st-model")
             viewers = gr.Slider(study_tab.MIN_VIEWERS, study_tab.MAX_VIEWERS, value=study_tab.DEFAULT_VIEWERS,
                                 step=1, label="Viewers", elem_id="st-viewers")
             viewing_time = gr.Slider(study_tab.MIN_TIME_S, study_tab.MAX_TIME_S, value=3, step=0.5,

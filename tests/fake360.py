@@ -1,4 +1,4 @@
-"""A fast stand-in for ATSal in tests: a PanoramaModel (models/tasks.py) with ATSal's six streams, maps computed in
+"""A fast stand-in for ATSal in tests: a PanoramaModel (models/tasks.py) with ATSal's seven streams, maps computed in
 closed form. `register()` adds it to the registry as the panorama model "fake-streams"."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ class FakeStreamsModel:
     needs_gaze = False
     notice = ""
     runtime = "numpy"
-    streams = ("fused", "attention", "attention_map", "experts", "poles", "equator")     # ATSal's display order
+    streams = ("fused", "attention", "attention_map", "prior", "experts", "poles", "equator")   # ATSal's display order
 
     def __init__(self):
         self.resets = 0
@@ -29,7 +29,7 @@ class FakeStreamsModel:
         poles = np.exp(-0.5 * ((np.abs(lat) - 90.0) / 15.0) ** 2)[:, None] * np.ones((1, w))
         experts = band + 0.2 * poles
         norm = lambda m: m / m.sum()
-        return {"attention": norm(spot + 0.05), "attention_map": spot / spot.max(), "poles": norm(poles),
+        return {"attention": norm(spot + 0.05), "attention_map": spot / spot.max(), "prior": norm(band), "poles": norm(poles),
                 "equator": norm(band), "experts": norm(experts), "fused": norm((spot + 0.05) * experts)}
 
     def predict(self, equi: np.ndarray) -> np.ndarray:

@@ -182,3 +182,38 @@ def test_results_table_checks_the_targets_against_the_floor(tmp_path):
     assert "r ✓, ρ ✓" in text                                    # grid: 0.85 ≥ 0.80 and ≥ 0.70 + 0.10
     assert "r ✓, ρ ✗" in text                                    # top-3: ρ 0.50 < 0.40 + 0.15
     assert aoi_tables(tmp_path / "none") == []
+
+
+# ------------------------------------------------------------------------------------ calibrated intervals
+
+def test_conformal_factor_fitted_on_one_half_covers_95_percent_of_the_other():
+    from training.metrics.aoi import calibrated_bounds, conformity_scores, fit_calibration
+    rng = np.random.default_rng(0)
+    n = 4000
+    value = rng.uniform(0.2, 0.8, n)
+    low, high = value - 0.03, value + 0.05                      # a bootstrap interval far narrower than the error
+    observed = value + rng.normal(0, 0.08, n)
+    raw = np.mean((low <= observed) & (observed <= high))
+    factor = fit_calibration(conformity_scores(value[:2000], low[:2000], high[:2000], observed[:2000], "dwell_share"))
+    lo, hi = calibrated_bounds(value[2000:], low[2000:], high[2000:], "dwell_share", factor)
+    covered = np.mean((lo <= observed[2000:]) & (observed[2000:] <= hi))
+    assert raw < 0.6 and 0.93 <= covered <= 0.97 and factor > 1
+
+
+def test_calibrate_widens_keeps_missing_values_and_the_range_of_a_share():
+    from training.metrics.aoi import calibrate
+    result = {"aois": ["a", "b"], "metrics": {
+        "fixated": {"value": [0.95, None], "low": [0.9, None], "high": [1.0, None]},
+        "ttff_ms": {"value": [300.0, 100.0], "low": [250.0, 100.0], "high": [350.0, 100.0]}}}
+    out = calibrate(result, {"fixated": 3.0, "ttff_ms": 2.0})
+    assert out["metrics"]["fixated"]["high"] == [1.0, None] and out["metrics"]["fixated"]["low"][0] == pytest.approx(0.77)
+    assert out["metrics"]["ttff_ms"]["low"] == pytest.approx([180.0, 80.0])      # a zero-width interval widens too
+    assert result["metrics"]["ttff_ms"]["low"] == [250.0, 100.0]                   # the input is left as it was
+
+
+def test_calibration_refuses_test_runs(tmp_path):
+    from training.aoi_validation import fit
+    path = tmp_path / "osie-test-pairs.npz"
+    np.savez(path, **{"spgen|grid 3x3|pairs_dwell_share": np.zeros((3, 4))})
+    with pytest.raises(SystemExit, match="val"):
+        fit([path], out=tmp_path / "cal.json")

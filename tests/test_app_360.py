@@ -53,7 +53,7 @@ def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch
     monkeypatch.setattr(app.saliency_tab, "describe", lambda name: "test model")
     pano = draw_image(5, (256, 128))[0]
     panels, url, radio, state, info = app.run_panorama(pano, "fake-streams", "attention", "jet", 0.5)
-    assert len(panels) == 6 and np.asarray(Image.open(panels[0][0])).shape == pano.shape
+    assert len(panels) == 7 and np.asarray(Image.open(panels[0][0])).shape == pano.shape
     assert url.startswith("gradio_api/file=") and _texture(url).is_file()
     assert radio.value == "attention" and [value for _, value in radio.choices] == list(state["streams"])
     assert dict(radio.choices)["attention stream"] == "attention"               # each stream by what it is
@@ -64,7 +64,7 @@ def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch
     assert other != url and _texture(other).is_file()
     assert _view(other) == view                                                 # same panorama: the view stays
     gallery, again, restyled = app.restyle_panorama(state, "experts", "viridis", 0.3)
-    assert len(gallery) == 6 and again not in (url, other) and restyled["style"] == ["experts", "viridis", 0.3]
+    assert len(gallery) == 7 and again not in (url, other) and restyled["style"] == ["experts", "viridis", 0.3]
     assert _view(app.run_panorama(pano, "fake-streams", "attention", "jet", 0.5)[1])["pano"] != view["pano"]
     assert app.restyle_panorama(restyled, "experts", "viridis", 0.3) == gr.skip()     # already drawn so
     assert Path(gallery[0][0]).name == "panorama-fused.jpg"
@@ -120,7 +120,7 @@ def test_api_panorama_and_its_error_message(server, pano_file, flat_file):
     gallery, url, stream, info = client.predict(handle_file(str(pano_file)), "fake-streams", "attention", "jet", 0.5,
                                                 api_name="/panorama")
     stream = stream["value"] if isinstance(stream, dict) else stream      # a Radio update (its choices change)
-    assert len(gallery) == 6 and stream == "attention" and url.startswith("gradio_api/file=")
+    assert len(gallery) == 7 and stream == "attention" and url.startswith("gradio_api/file=")
     assert abs(float(_view(url)["yaw"][0]) - 60) < 3                         # API callers get the view to open too
     with pytest.raises(Exception, match="twice as wide as high"):
         client.predict(handle_file(str(flat_file)), "equator-bias", "fused", "jet", 0.5, api_name="/panorama")

@@ -155,15 +155,17 @@ def test_fusion_gamma_is_saved_and_used(tmp_path):
 
 def test_predict_streams_shapes_normalisation_and_fusion(model):
     out = model.predict_streams(_equi())
-    assert set(out) == {"attention", "attention_map", "poles", "equator", "experts", "fused"}
+    assert set(out) == {"attention", "attention_map", "prior", "poles", "equator", "experts", "fused"}
     for key, value in out.items():
         assert value.shape == (60, 120) and np.all(np.isfinite(value)), key
-    for key in ("attention", "poles", "equator", "experts", "fused"):
+    for key in ("attention", "prior", "poles", "equator", "experts", "fused"):
         assert out[key].sum() == pytest.approx(1.0) and out[key].min() >= 0, key
     assert out["attention_map"].min() >= 0 and out["attention_map"].max() <= 1
     product = out["attention"] * out["experts"]
     np.testing.assert_allclose(out["fused"], product / product.sum(), rtol=1e-9, atol=1e-15)
     assert out["poles"][30, :].max() == 0 and out["equator"][0, :].max() == 0   # each expert on its own faces
+    assert np.ptp(out["prior"], axis=1).max() < 1e-12                         # the prior: one value per latitude
+    assert out["prior"][30, 0] > out["prior"][2, 0]                           # starts as the equator bias
 
 
 def test_predict_streams_rejects_bad_input(model):

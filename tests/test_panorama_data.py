@@ -114,3 +114,28 @@ def test_load_backgrounds_holds_out_every_fourth(tmp_path):
     assert not {int(b[0, 0, 0]) for b in train} & {30, 70}
     with pytest.raises(ValueError, match="no"):
         load_backgrounds("train", root=tmp_path / "missing")
+
+
+def test_horizon_layout_fades_images_in_and_spreads_them_around_the_horizon():
+    from training.panorama_synthesis import make_horizon_panorama, make_synthetic_panorama
+    white = np.full((48, 64, 3), 255, np.uint8)
+    fixations = np.array([[32.0, 24.0], [10.0, 10.0], [50.0, 40.0]])
+    black = np.zeros((64, 128, 3), np.uint8)
+    pano, density, points = make_horizon_panorama(black, [(white, fixations)] * 4, np.random.default_rng(0),
+                                                  sigma_px=6.0)
+    footprint = pano[..., 0] > 0
+    blended = footprint & (pano[..., 0] < 245)
+    assert blended.sum() > 0.15 * footprint.sum()                   # a soft edge, not a hard paste
+    hard, _, _ = make_synthetic_panorama(black, [(white, fixations)], np.random.default_rng(0), sigma_px=6.0)
+    assert ((hard[..., 0] > 0) & (hard[..., 0] < 245)).sum() < 0.1 * (hard[..., 0] > 0).sum()
+    quarters = density.reshape(64, 4, 32).sum(axis=(0, 2))
+    assert (quarters > 0.05).sum() >= 3                               # gaze at most longitudes, not in one spot
+    assert density.sum() == pytest.approx(1.0) and 8 <= len(points) <= 12     # a few covered where images overlap
+    again, _, _ = make_horizon_panorama(black, [(white, fixations)] * 4, np.random.default_rng(0), sigma_px=6.0)
+    assert np.array_equal(pano, again)
+
+
+def test_layout_is_checked(tiny_dataset):
+    with pytest.raises(ValueError, match="layout"):
+        _set(tiny_dataset, layout="spiral")
+    assert _set(tiny_dataset, layout="scattered").items_per_panorama == (1, 3)

@@ -122,7 +122,7 @@ def test_atsal_streams_and_fusion():
     from tests.conftest import draw_image
     image = np.concatenate([draw_image(s, (128, 128))[0] for s in range(2)], axis=1)     # 128×256, 2:1
     streams = create_model("atsal").predict_streams(image)
-    assert set(streams) >= {"attention", "attention_map", "poles", "equator", "experts", "fused"}
+    assert set(streams) >= {"attention", "attention_map", "prior", "poles", "equator", "experts", "fused"}
     for key in ("attention", "experts", "fused"):
         assert streams[key].shape == (128, 256) and np.isclose(streams[key].sum(), 1)
     from models.runtime.panorama import fuse

@@ -13,7 +13,7 @@ from models.studio.video_io import VideoWriter
 from tests.conftest import draw_image
 from tests.fake360 import FakeStreamsModel
 
-ALL_STREAMS = ["fused", "attention", "attention_map", "experts", "poles", "equator"]
+ALL_STREAMS = ["fused", "attention", "attention_map", "prior", "experts", "poles", "equator"]
 
 
 def _pano(size=(256, 128), seed: int = 3) -> np.ndarray:
@@ -56,7 +56,7 @@ def test_equator_bias_gives_one_prior_density():
     assert prior[64].mean() > prior[5].mean()                      # horizon above the poles
     panels = studio360.stream_images(pano, streams, "jet", 0.5)
     assert len(panels) == 1 and panels[0][0].shape == pano.shape
-    assert panels[0][1] == "equator prior (latitude Gaussian)"
+    assert panels[0][1] == "latitude prior (equator bias)"
     assert studio360.chosen_stream(streams, "fused") == "prior"      # another model's stream: the model's own
 
 
@@ -71,7 +71,7 @@ def test_a_model_with_predict_streams_gives_every_stream_in_order():
     assert [label for _, label in panels][:2] == ["fused (attention × experts)", "attention stream"]
     assert not np.array_equal(panels[0][0], panels[1][0])
     assert studio360.chosen_stream(streams, "experts") == "experts"
-    assert studio360.chosen_stream(streams, "prior") == "fused"
+    assert studio360.chosen_stream(streams, "no-such-stream") == "fused"
 
 
 def test_atsal_streams_pass_through():
@@ -295,7 +295,7 @@ def test_viewer_fragment_opens_at_the_first_peak_with_every_peak_a_hotspot():
 
 
 def test_streams_and_players_are_labelled_by_what_they_are():
-    assert studio360.stream_choices(["prior"]) == [("equator prior (latitude Gaussian)", "prior")]
+    assert studio360.stream_choices(["prior"]) == [("latitude prior (equator bias)", "prior")]
     labels = studio360.video_player_labels("equator-bias")
     assert labels[-1] == studio360.STREAM_LABELS["prior"] and "fused" not in labels[-1]
     assert studio360.video_player_labels(FakeStreamsModel())[-1] == studio360.STREAM_LABELS["fused"]

@@ -66,7 +66,7 @@ def score_map(pred: np.ndarray, density: np.ndarray, fixations: np.ndarray, rng:
 
 def evaluate(model_name: str, data: str = "osie,mit1003", n: int = 50, seed: int = 0, split: str = "test",
              size: int = 512, weights: str | None = None, backgrounds: str | None = None,
-             progress: bool = True) -> dict:
+             progress: bool = True, layout: str = "horizon") -> dict:
     from models import create_model
     from training.panorama_data import evaluation_panoramas, load_backgrounds
     if model_name not in MODELS:
@@ -77,7 +77,7 @@ def evaluate(model_name: str, data: str = "osie,mit1003", n: int = 50, seed: int
     names = data.split(",")
     model, folder = load_atsal(weights) if model_name == "atsal" else (None, None)
     held_out = load_backgrounds(split, shape, root=backgrounds) if backgrounds else None
-    panoramas = evaluation_panoramas(names, split, n=n, seed=seed, backgrounds=held_out, size=shape)
+    panoramas = evaluation_panoramas(names, split, n=n, seed=seed, backgrounds=held_out, size=shape, layout=layout)
     baseline = create_model(BASELINE)
     per_stream, seams = defaultdict(list), defaultdict(list)
     for i, sample in enumerate(tqdm(panoramas, desc=f"{model_name} on {n} panoramas", disable=not progress)):
@@ -94,7 +94,7 @@ def evaluate(model_name: str, data: str = "osie,mit1003", n: int = 50, seed: int
                         for k, _ in COLUMNS if any(k in r for r in rows)}
                for stream, rows in per_stream.items()}
     return {"task": "panorama", "model": model_name, "dataset": ",".join(names), "split": split,
-            "n_panoramas": len(panoramas), "seed": seed, "size": list(shape), "weights": folder,
+            "n_panoramas": len(panoramas), "seed": seed, "size": list(shape), "weights": folder, "layout": layout,
             "backgrounds": f"held-out ({backgrounds or '$GAZE_DATA/panoramas'})",
             "gt": "exact density of the pasted images' fixation maps (per solid angle) + their visible fixations",
             "streams": streams, "seam": {stream: float(np.mean(v)) for stream, v in seams.items()}}
@@ -157,10 +157,12 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", help="ATSal save_pretrained folder (safetensors); default assets/weights/atsal")
     parser.add_argument("--backgrounds", help="folder of background panoramas (default $GAZE_DATA/panoramas); "
                                               "its held-out files (every 4th) are used")
+    parser.add_argument("--layout", default="horizon", choices=["horizon", "scattered"],
+                        help="how the gaze images sit on the panoramas (training.panorama_data.LAYOUTS)")
     parser.add_argument("--out", help="JSON file to write")
     args = parser.parse_args(argv)
     return run_and_report(lambda: evaluate(args.model, args.data, args.n, args.seed, args.split, args.size,
-                                           args.weights, args.backgrounds), args.out)
+                                           args.weights, args.backgrounds, layout=args.layout), args.out)
 
 
 if __name__ == "__main__":

@@ -336,7 +336,7 @@ def temperature_tables(results_dir: Path) -> list[str]:
 def aoi_tables(results_dir: Path) -> list[str]:
     """Markdown: predicted AOI metrics against the people of the test splits (`training.aoi_validation`), with the
     issue-17 targets checked against the centre-bias floor."""
-    files = sorted((results_dir / "aoi").glob("*.json"))
+    files = sorted(p for p in (results_dir / "aoi").glob("*.json") if not p.stem.endswith("-val"))
     if not files:
         return []
     lines = ["## Virtual eye-tracking study: AOI metrics against people", "",
@@ -348,10 +348,14 @@ def aoi_tables(results_dir: Path) -> list[str]:
              "it had people). Targets: r ≥ 0.80 and ≥ floor + 0.10; ρ ≥ floor + 0.15. Coverage below 95 % means "
              "the intervals are too narrow for this use: they hold the sampling noise of the viewers (and, study-"
              "sized, of a study of that size) but not the model's own error, which no number of viewers removes. "
+             "The calibrated interval adds that error: the study-sized interval widened by one factor per metric "
+             "and model, fitted on the val splits (split conformal prediction, `training.aoi_validation --fit`, "
+             "stored in assets/weights/aoi-calibration.json; the Study tab shows it as the range expected for a "
+             "study of that size); its coverage here, on test, checks the calibration. "
              "The human top-3 regions are drawn from the same people's fixations, so the people dwell there more "
              "than any prediction can know in advance.", "",
              "| data | images | AOIs | model | dwell share r | TTFF ρ | coverage (mean): dwell / TTFF / fixated | "
-             "coverage (study-sized): dwell / TTFF / fixated | targets |", "|---|---|---|---|---|---|---|---|---|"]
+             "coverage (study-sized) | coverage (calibrated) | targets |", "|---|---|---|---|---|---|---|---|---|---|"]
     for path in files:
         r = json.loads(path.read_text())
         floor = r["results"].get("centre-bias floor", {})
@@ -370,7 +374,7 @@ def aoi_tables(results_dir: Path) -> list[str]:
                     check = f"r {'✓' if ok_r else '✗'}, ρ {'✓' if ok_rho else '✗'}"
                 rho = "–" if m["ttff_rho"] is None else f"{m['ttff_rho']:.3f}"
                 lines.append(f"| {r['data']}-{r['split']} | {shown} | {aoi_set} | {model} | {m['dwell_share_r']:.3f} | "
-                             f"{rho} | {cov('mean')} | {cov('study')} | {check} |")
+                             f"{rho} | {cov('mean')} | {cov('study')} | {cov('calibrated')} | {check} |")
     return lines + [""]
 
 

@@ -25,11 +25,15 @@ from torch.utils.data import Dataset
 
 from models.runtime.panorama import face_jacobian
 from models.runtime.projections import FACES, equirect_to_faces
-from training.panorama_synthesis import make_synthetic_panorama
+from training.panorama_synthesis import make_horizon_panorama, make_synthetic_panorama
 from training.config import gaze_data_root
 from training.datasets import GazeDataset, load_dataset
 
 BACKGROUND_EXTENSIONS = (".jpg", ".jpeg", ".png")
+# How gaze images are laid out on a panorama: "horizon" = 5–7 images around the horizon, feathered, latitudes
+# of real 360° viewing (make_horizon_panorama); "scattered" = 1–3 hard-edged images at random pitch (the first
+# ATSal weights were trained on these; their gaze marks where an image was pasted).
+LAYOUTS = {"horizon": (5, 7), "scattered": (1, 3)}
 HELD_OUT_EVERY = 4        # every 4th background (sorted by name) is kept for evaluation
 
 
@@ -73,15 +77,20 @@ class SyntheticPanoramaSet(Dataset):
     names, split : gaze datasets (names under $GAZE_DATA/gaze or folders) and the split whose images are pasted.
     backgrounds : ERP arrays (any size; resized to `render_size`). A random longitude roll varies them.
     length : items per epoch (the pool of combinations is practically unbounded).
+    layout : "horizon" or "scattered" (`LAYOUTS`); items_per_panorama defaults to the layout's range.
     render_size : resolution the panorama is built at (default `input_size`); larger gives sharper faces for
         `face_targets` — `render(i)` returns it, `__getitem__` resizes to `input_size`.
     """
 
     def __init__(self, names: list[str], split: str, backgrounds: list[np.ndarray],
                  input_size: tuple[int, int] = (256, 512), output_stride: int = 4, length: int = 1000,
-                 seed: int = 0, items_per_panorama: tuple[int, int] = (1, 3),
+                 seed: int = 0, items_per_panorama: tuple[int, int] | None = None,
                  fov_deg: tuple[float, float] = (50.0, 80.0), render_size: tuple[int, int] | None = None,
-                 limit: int | None = None):
+                 limit: int | None = None, layout: str = "horizon"):
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
+        self.layout = layout
+        items_per_panorama = tuple(items_per_panorama or LAYOUTS[layout])
         if not backgrounds:
             raise ValueError("give at least one background panorama")
         if input_size[0] % output_stride or input_size[1] % output_stride:
@@ -130,8 +139,8 @@ class SyntheticPanoramaSet(Dataset):
             sigmas.append(sigma)
             sources.append((self.datasets[d].name, image))
         # One blur for all pasted images (make_synthetic_panorama takes one σ): 1 dva of each, averaged.
-        pano, density, fixations = make_synthetic_panorama(background, items, rng, fov_deg=self.fov_deg,
-                                                           sigma_px=float(np.mean(sigmas)))
+        make = make_horizon_panorama if self.layout == "horizon" else make_synthetic_panorama
+        pano, density, fixations = make(background, items, rng, fov_deg=self.fov_deg, sigma_px=float(np.mean(sigmas)))
         return PanoramaSample(pano, density, fixations, sources, name=f"synthetic-{self.seed}-{index}")
 
     def __getitem__(self, index: int):
@@ -185,7 +194,8 @@ def face_targets(equi_image: np.ndarray, density: np.ndarray, face_w: int = 192,
 
 def evaluation_panoramas(dataset_names: list[str], split: str = "test", n: int = 50, seed: int = 0,
                          backgrounds: list[np.ndarray] | None = None, size: tuple[int, int] = (512, 1024),
-                         items_per_panorama: tuple[int, int] = (1, 3)) -> list[PanoramaSample]:
+                         items_per_panorama: tuple[int, int] | None = None,
+                         layout: str = "horizon") -> list[PanoramaSample]:
     """`n` held-out synthetic panoramas (H, W = `size`) pasted with images of `split` only ("test", or "val"
     for model selection; never "train"). Backgrounds default to the held-out ones of `load_backgrounds`."""
     if split not in ("val", "test"):
@@ -193,5 +203,5 @@ def evaluation_panoramas(dataset_names: list[str], split: str = "test", n: int =
     if backgrounds is None:
         backgrounds = load_backgrounds(split, size)
     builder = SyntheticPanoramaSet(dataset_names, split, backgrounds, input_size=size, length=n, seed=seed,
-                                   items_per_panorama=items_per_panorama)
+                                   items_per_panorama=items_per_panorama, layout=layout)
     return [builder.render(i) for i in range(n)]

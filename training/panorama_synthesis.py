@@ -211,3 +211,79 @@ def make_synthetic_panorama(background_equi: np.ndarray, items: list[tuple[np.nd
         raise ValueError("no visible fixations: give at least one item with fixations")
     fixations_equi = np.concatenate(kept_points[::-1]) if kept_points else np.zeros((0, 2))
     return panorama, total / total.sum(), fixations_equi
+
+
+# ------------------------------------------------------------------- panoramas with a real latitude distribution
+
+HORIZON_PITCH_SD_DEG = 16.0   # image centres' latitude; with the fixations' spread inside an image the ground
+                              # truth's latitude marginal comes out near the σ 20° equator bias of real 360°
+                              # viewing (measured by training.panorama_data.latitude_fit; assets/weights/atsal)
+FEATHER = 0.15                # share of an image's width / height over which it fades into what lies below
+
+
+def _feather(height: int, width: int, image_size: tuple[int, int], yaw_deg: float, pitch_deg: float,
+             fov_deg: float, feather: float) -> np.ndarray:
+    """Opacity (H, W) of a pasted image: 1 inside, falling smoothly (smoothstep) to 0 at its edges."""
+    img_w, img_h = image_size
+    x, y, inside, _ = _view(height, width, image_size, yaw_deg, pitch_deg, fov_deg)
+    edge = np.minimum(np.minimum(x, img_w - x) / (feather * img_w), np.minimum(y, img_h - y) / (feather * img_h))
+    t = np.clip(np.where(inside, edge, 0.0), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def make_horizon_panorama(background_equi: np.ndarray, items: list[tuple[np.ndarray, np.ndarray]],
+                          rng: np.random.Generator, fov_deg: tuple[float, float] = (50.0, 80.0),
+                          pitch_sd_deg: float = HORIZON_PITCH_SD_DEG, max_pitch_deg: float = 45.0,
+                          sigma_px: float = 24.0, feather: float = FEATHER
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaze images spread around the horizon, as content sits in a real 360° scene, with the exact ground truth.
+
+    Unlike `make_synthetic_panorama` (1–3 images with hard edges, where the gaze is wherever an image was pasted),
+    every longitude gets content that carries gaze: the items are spaced evenly in yaw from a random start (±30 %
+    of the spacing jitter), their centres' pitch is normal (sd `pitch_sd_deg`, clipped), and each fades into the
+    background and its neighbours over `feather` of its size, so no paste boundary marks where the gaze is.
+    Where images overlap, the later one's opacity scales the earlier one's density away, and an earlier
+    fixation survives where the later image is less than half opaque. Each image's sphere mass is its number of
+    fixations. Same returns as `make_synthetic_panorama`.
+    """
+    panorama = np.asarray(background_equi).astype(np.float64)
+    height, width = panorama.shape[:2]
+    n = len(items)
+    if n == 0:
+        raise ValueError("give at least one item with fixations")
+    spacing = 360.0 / n
+    start = float(rng.uniform(-180.0, 180.0))
+    layers = []
+    for k, (image, fixations) in enumerate(items):
+        image = np.asarray(image)
+        fixations = np.asarray(fixations, dtype=np.float64).reshape(-1, 2)
+        img_h, img_w = image.shape[:2]
+        fov = float(rng.uniform(*fov_deg))
+        yaw = (start + k * spacing + rng.uniform(-0.3, 0.3) * spacing + 180.0) % 360.0 - 180.0
+        pitch = float(np.clip(rng.normal(0.0, pitch_sd_deg), -max_pitch_deg, max_pitch_deg))
+        density = empirical_saliency_map(fixations, (img_w, img_h), sigma_px) if len(fixations) else None
+        colour, rho, _ = _render(height, width, image, density, yaw, pitch, fov)
+        alpha = _feather(height, width, (img_w, img_h), yaw, pitch, fov, feather)
+        panorama = panorama * (1 - alpha[..., None] if panorama.ndim == 3 else 1 - alpha) + \
+            colour * (alpha[..., None] if panorama.ndim == 3 else alpha)
+        points = image_points_to_equirect(fixations, (img_w, img_h), yaw, pitch, fov, (width, height))
+        layers.append((rho, alpha, points, len(fixations)))
+
+    above = np.zeros((height, width))                                # opacity of the images placed later
+    total = np.zeros((height, width))
+    kept_points = []
+    for rho, alpha, points, n_fixations in reversed(layers):
+        if len(points):
+            cols = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
+            rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
+            points = points[above[rows, cols] < 0.5]
+        if rho is not None:
+            total += n_fixations * rho * (1 - above)
+        kept_points.append(points)
+        above = 1 - (1 - above) * (1 - alpha)
+    if total.sum() <= 0:
+        raise ValueError("no visible fixations: give at least one item with fixations")
+    fixations_equi = np.concatenate(kept_points[::-1])
+    out = np.clip(np.rint(panorama), 0, 255) if np.issubdtype(np.asarray(background_equi).dtype, np.integer) \
+        else panorama
+    return out.astype(np.asarray(background_equi).dtype), total / total.sum(), fixations_equi

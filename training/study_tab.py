@@ -29,7 +29,7 @@ from training.aoi_suggest import FaceDetectorUnavailable, face_aois, grid_aois, 
 from training.metrics.aoi import (AOI, MAX_AOIS, aoi_from_dict, aois_from_csv, aois_to_csv, aois_to_json,
                                   check_aois, polygon_aoi, rect_aoi)
 from training.metrics.files import read_csv_text
-from training.study import DEFAULT_VIEWERS, aoi_report
+from training.study import AOI_MODEL, DEFAULT_VIEWERS, aoi_report
 from training.study_data import Placement, Study, StudyError, read_asc, read_fixations_csv, read_samples_csv
 
 COLUMNS = ["name", "kind", "points"]
@@ -39,7 +39,8 @@ MIN_VIEWERS, MAX_VIEWERS = 10, 300
 MIN_TIME_S, MAX_TIME_S = 1.0, 30.0
 STUDY_KINDS = ("fixations", "raw samples")
 MAPPING_KEYS = ("participant", "x", "y", "duration_ms", "order", "image", "time_ms")
-COMPARISON_COLUMNS = ["AOI", "Metric", "Predicted", "Observed", "Difference", "Intervals overlap"]
+COMPARISON_COLUMNS = ["AOI", "Metric", "Predicted", "Observed", "Difference", "Intervals overlap",
+                      "Expected for this study size", "Observed in expected range"]
 # The on-screen table: the headline metrics with their intervals (the CSV download has every column).
 SHOWN = ["AOI", "Source", "Participants", "Share of total fixation duration (%)", "Percentage fixated (%)",
          "Time to first fixation (ms)", "Number of fixations", "Number of visits", "Saliency mass (%)"]
@@ -439,7 +440,7 @@ def score_rows(scores: dict) -> list[list]:
     return rows
 
 
-def run_study(path, value, model_name: str, n_viewers=DEFAULT_VIEWERS, viewing_time_s=3.0, seed=0,
+def run_study(path, value, model_name: str = AOI_MODEL, n_viewers=DEFAULT_VIEWERS, viewing_time_s=3.0, seed=0,
               study_file=None, study_kind: str = "fixations", mapping: str | None = None, screen: str | None = None,
               progress=None) -> dict:
     """The virtual study of the table's AOIs on the painting, and the comparison with a real study if one is
@@ -479,8 +480,12 @@ def run_study(path, value, model_name: str, n_viewers=DEFAULT_VIEWERS, viewing_t
     if study is not None:
         notes = "".join(f" {n[:1].upper()}{n[1:]}." for n in study.notes)
         note += f"\n\nReal study: {len(study.paths)} participants.{notes}"
+        if result.get("expected") is not None:
+            note += (f" “Expected for this study size”: where a study of {len(study.paths)} people would land 95 % "
+                     f"of the time if the model were as right as on the val splits (its bootstrap interval for "
+                     f"that many people, widened by factors fitted on val; docs/aoi.md).")
     return {"rows": shown_rows(report["table_rows"]), "chart": report["chart_png_path"],
             "transitions": report["transitions_png_path"], "files": [report["csv_path"], report["json_path"]],
-            "comparison": [[r[c] for c in COMPARISON_COLUMNS] for r in report.get("comparison_rows", [])],
+            "comparison": [[r.get(c, "") for c in COMPARISON_COLUMNS] for r in report.get("comparison_rows", [])],
             "overlay": report.get("overlay_png_path"), "scores": score_rows(result.get("scores", {})),
             "note": note}

@@ -46,7 +46,7 @@ from models.runtime.projections import EQUATOR, FACES, POLES
 from training.loop import Trainer, latest_checkpoint
 from training.losses import attention_loss, expert_loss
 from training.run_setup import parse_defaults, start_run
-from training.panorama_data import HELD_OUT_EVERY, SyntheticPanoramaSet, face_targets, load_backgrounds
+from training.panorama_data import HELD_OUT_EVERY, LAYOUTS, SyntheticPanoramaSet, face_targets, load_backgrounds
 
 DEFAULTS = dict(
     # model and data
@@ -54,6 +54,8 @@ DEFAULTS = dict(
     out="runs/atsal",             # run folder (outside git)
     backgrounds="",               # folder of ERP background panoramas (empty = $GAZE_DATA/panoramas); every
                                   # 4th file (sorted) is held out for val / evaluation
+    layout="horizon",             # gaze images around the horizon, feathered (real 360° latitudes) | scattered
+                                  # (1–3 hard-edged images at random pitch): training.panorama_data.LAYOUTS
     limit=0,                      # use only the first N images per dataset and split (0 = all; for smoke runs)
     stage="all",                  # attention | experts | all (both in one loop, losses summed)
     init_experts="",              # EffSal save_pretrained folder for both experts (e.g. assets/weights/effsal-lite0);
@@ -89,7 +91,7 @@ EQUATOR_IDX = [FACES.index(k) for k in EQUATOR]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    return parse_defaults(DEFAULTS, __doc__, argv, choices={"stage": STAGES})
+    return parse_defaults(DEFAULTS, __doc__, argv, choices={"stage": STAGES, "layout": tuple(LAYOUTS)})
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -263,7 +265,8 @@ def main(argv=None):
     h, w = model.attention.input_size
     render_size = (cfg.render_height, 2 * cfg.render_height)
     common = dict(input_size=(h, w), output_stride=model.attention.output_stride, render_size=render_size,
-                  face_size=model.poles.face_size, with_faces=cfg.stage != "attention", limit=limit)
+                  face_size=model.poles.face_size, with_faces=cfg.stage != "attention", limit=limit,
+                  layout=cfg.layout)
     train_set = PanoramaTrainingSet(names, "train", resolve_backgrounds(cfg.backgrounds, "train", render_size),
                                     length=cfg.length, seed=cfg.seed, **common)
     sampler = DistributedSampler(train_set, seed=cfg.seed) if run.distributed else None

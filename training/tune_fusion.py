@@ -30,13 +30,13 @@ SELECT_BY = ("cc", "nss")
 
 
 def tune(weights: str | None = None, data: str = "osie,mit1003", n: int = 50, seed: int = 1, size: int = 512,
-         gammas=GAMMAS, progress: bool = True) -> dict:
+         gammas=GAMMAS, progress: bool = True, layout: str = "horizon") -> dict:
     from models.runtime.panorama import fuse
     from training.panorama_data import evaluation_panoramas
     if 0.0 not in gammas:
         raise ValueError("the γ grid must contain 0 (attention alone): selection is relative to it")
     model, folder = load_atsal(weights)
-    panoramas = evaluation_panoramas(data.split(","), "val", n=n, seed=seed, size=(size, 2 * size))
+    panoramas = evaluation_panoramas(data.split(","), "val", n=n, seed=seed, size=(size, 2 * size), layout=layout)
     rows = {g: [] for g in gammas}
     for i, sample in enumerate(tqdm(panoramas, desc="val panoramas", disable=not progress)):
         out = model.predict_streams(sample.image)
@@ -48,7 +48,7 @@ def tune(weights: str | None = None, data: str = "osie,mit1003", n: int = 50, se
     score = {g: float(np.mean([table[g][k] / base[k] for k in SELECT_BY])) for g in table}
     best = max(score, key=score.get)
     return {"task": "fusion-tuning", "weights": folder, "dataset": data, "split": "val", "n_panoramas": len(panoramas),
-            "seed": seed, "size": [size, 2 * size], "select_by": f"mean of {' and '.join(SELECT_BY)} relative to γ=0",
+            "seed": seed, "size": [size, 2 * size], "layout": layout, "select_by": f"mean of {' and '.join(SELECT_BY)} relative to γ=0",
             "gammas": table, "score": score, "best_gamma": float(best)}
 
 
@@ -68,12 +68,14 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=50, help="number of val panoramas")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--size", type=int, default=512, help="panorama height (width = 2 × height)")
+    parser.add_argument("--layout", default="horizon", choices=["horizon", "scattered"],
+                        help="how the gaze images sit on the panoramas (training.panorama_data.LAYOUTS)")
     parser.add_argument("--write", action="store_true", help="store the best γ in the weights folder's config.json")
     parser.add_argument("--out", help="JSON file to write")
     args = parser.parse_args(argv)
 
     def compute():
-        result = tune(args.weights, args.data, args.n, args.seed, args.size)
+        result = tune(args.weights, args.data, args.n, args.seed, args.size, layout=args.layout)
         if args.write:
             result["written_to"] = str(write_gamma(result["weights"], result["best_gamma"]))
         return result

@@ -148,7 +148,7 @@ class ATSalPanoramaModel:
 
     `onnx=False` runs the networks as they are (training's validation), without folding their BatchNorm."""
     needs_gaze = False
-    streams = ("fused", "attention", "attention_map", "experts", "poles", "equator")
+    streams = ("fused", "attention", "attention_map", "prior", "experts", "poles", "equator")
 
     def __init__(self, network: ATSal, notice: str = "", onnx: bool = True):
         self.notice = notice
@@ -174,7 +174,8 @@ class ATSalPanoramaModel:
     def predict_streams(self, equi: np.ndarray, temporal: bool = False) -> dict[str, np.ndarray]:
         """ERP frame (H, W, 3) uint8 RGB → {stream: (H, W) float64}.
 
-        "attention", "poles", "equator", "experts" and "fused" are densities per solid angle summing to 1;
+        "attention", "prior", "poles", "equator", "experts" and "fused" are densities per solid angle summing to 1;
+        "prior" is the attention stream's learned latitude prior alone (uniform in longitude);
         "attention_map" is ATSal's attention map A in [0, 1] (upsampled, not normalised). "experts" blends
         both experts over three turned cube maps (`expert_densities`); "poles" and "equator" are the shares of
         that blend from each expert (zero where it never looks); "fused" is attention × experts^γ renormalised.
@@ -204,8 +205,15 @@ class ATSalPanoramaModel:
         w, h = min(W, EXPERT_WIDTH), max(1, round(H * min(W, EXPERT_WIDTH) / W))
         streams = {k: v if (h, w) == (H, W) else _resize_density(v, H, W)
                    for k, v in expert_densities(masses, h, w).items()}                   # poles, equator, experts
-        return {"attention": attention, "attention_map": attention_map, **streams,
+        return {"attention": attention, "attention_map": attention_map, "prior": self.latitude_prior(H, W), **streams,
                 "fused": fuse(attention, streams["experts"], net.config.fusion_gamma)}
+
+    def latitude_prior(self, height: int, width: int) -> np.ndarray:
+        """The attention stream's learned log-prior over latitude as a density (height, width), uniform in longitude."""
+        with torch.inference_mode():
+            log_rows = self.network.attention.equator_prior(height).reshape(height).double().numpy()
+        rows = np.exp(log_rows - log_rows.max())
+        return normalise(np.repeat(rows[:, None], width, axis=1))
 
     def _expert_masses(self, equi: np.ndarray, temporal: bool) -> list[dict[str, np.ndarray]]:
         """Per turn of EXPERT_TURNS_DEG, {face: the experts' map over it} (renormalised per face later).

@@ -47,7 +47,7 @@ STREAM_LABELS = {
     "experts": "experts (poles + equator)",
     "poles": "poles expert (up, down)",
     "equator": "equator expert (front, right, back, left)",
-    "prior": "equator prior (latitude Gaussian)",
+    "prior": "latitude prior (equator bias)",
 }
 # The app's video players, one per VIDEO_STREAMS; the last also shows a one-stream model's map (`video_players`),
 # labelled then by that stream (`video_player_labels`).

@@ -412,3 +412,58 @@ def compare(predicted: dict, observed: dict) -> dict:
             overlap.append(bool(p["low"][k] <= o["high"][k] and o["low"][k] <= p["high"][k]))
         out[key] = {"difference": diff, "intervals_overlap": overlap}
     return out
+
+
+# --------------------------------------------------------------------------------- calibrated prediction intervals
+# A bootstrap over sampled viewers holds their sampling noise only, not the model's own error, so a real study's
+# value falls outside it far more often than 5 % (docs/results.md). `calibrate` widens a study-sized interval
+# (aoi_metrics with resample_size = the study's number of people) by a factor per metric, fitted on val images
+# (split conformal prediction with a normalised score): on exchangeable data 95 % of real values fall inside.
+
+INTERVAL_FLOOR = {"dwell_ms": 10.0, "dwell_share": 0.01, "fixation_count": 0.05, "ttff_ms": 10.0,
+                  "first_fixation_ms": 10.0, "fixated": 0.01, "first_entered": 0.01, "visit_count": 0.05,
+                  "entry_rank": 0.05}      # added to each half-width, so a zero-width interval can still widen
+SHARES = ("dwell_share", "fixated", "first_entered")
+
+
+def conformity_scores(value, low, high, observed, key: str) -> np.ndarray:
+    """How many (floored) half-widths the observed value lies from the predicted one, on its side; NaN where
+    any is missing. The 95 % quantile of these over val AOIs is the metric's calibration factor."""
+    v, lo, hi, y = (np.asarray(a, float) for a in (value, low, high, observed))
+    floor = INTERVAL_FLOOR[key]
+    with np.errstate(invalid="ignore"):
+        return np.where(y >= v, (y - v) / (hi - v + floor), (v - y) / (v - lo + floor))
+
+
+def fit_calibration(scores: np.ndarray, coverage: float = 0.95) -> float:
+    """The split-conformal factor: the ⌈(n + 1)·coverage⌉-th smallest score of n finite ones."""
+    s = np.sort(np.asarray(scores, float)[np.isfinite(scores)])
+    if len(s) == 0:
+        raise ValueError("no finite conformity scores to calibrate on")
+    return float(s[min(len(s) - 1, math.ceil((len(s) + 1) * coverage) - 1)])
+
+
+def calibrated_bounds(value, low, high, key: str, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The interval widened by `factor` around the predicted value, kept inside the metric's range."""
+    v, lo, hi = (np.asarray(a, float) for a in (value, low, high))
+    floor = INTERVAL_FLOOR[key]
+    new_low, new_high = v - factor * (v - lo + floor), v + factor * (hi - v + floor)
+    upper = 1.0 if key in SHARES else np.inf
+    lower = 1.0 if key == "entry_rank" else 0.0
+    return np.clip(new_low, lower, upper), np.clip(new_high, lower, upper)
+
+
+def calibrate(result: dict, factors: dict[str, float]) -> dict:
+    """A copy of an `aoi_metrics` result whose metric intervals are widened by the per-metric `factors`
+    (`fit_calibration`; metrics without a factor keep their bootstrap interval). Meant for a study-sized result:
+    then each interval is where a real study of that size lands 95 % of the time, if val is like this image."""
+    out = json.loads(json.dumps(result))
+    for key, factor in factors.items():
+        m = out["metrics"].get(key)
+        if m is None:
+            continue
+        as_array = lambda values: np.array([np.nan if v is None else v for v in values], float)  # noqa: E731
+        low, high = calibrated_bounds(as_array(m["value"]), as_array(m["low"]), as_array(m["high"]), key, factor)
+        m["low"], m["high"] = _clean(low), _clean(high)
+    out["interval"] = "calibrated"
+    return out
