@@ -131,6 +131,39 @@ def validate(data: str, split: str, limit: int | None, viewers: int, viewing_tim
             "seconds": round(time.time() - start, 1)}
 
 
+def split_half(data: str, split: str, limit: int | None = None, seed: int = 0) -> dict:
+    """The people against themselves: each image's subjects split at random into two halves, the AOI metrics of
+    one half against the other's, pooled as for the models (same AOIs: the top-3 regions come from everyone's
+    map). A ceiling for how well any prediction can follow a study of half the size."""
+    ds = load_dataset(data, split)
+    images = ds.images[:limit] if limit else ds.images
+    rng = np.random.default_rng(seed)
+    pairs = {s: {} for s in ("grid 3x3", "human top-3")}
+    for i, image in enumerate(images):
+        humans = [p for p in ds.scanpaths(image).values() if len(p)]
+        if len(humans) < 4:
+            continue
+        order = rng.permutation(len(humans))
+        halves = [[humans[k] for k in order[: len(order) // 2]], [humans[k] for k in order[len(order) // 2:]]]
+        size = ds.sizes[image]
+        aoi_sets = {"grid 3x3": grid_aois(size, 3, 3),
+                    "human top-3": saliency_regions(ds.saliency_map(image), 3, name="human")}
+        for s, aois in aoi_sets.items():
+            a, b = (aoi_metrics(h, aois, size, n_boot=2, seed=i) for h in halves)
+            for name, values in (("p_dwell", _values(a, "dwell_share")), ("h_dwell", _values(b, "dwell_share")),
+                                 ("p_ttff", _values(a, "ttff_ms")), ("h_ttff", _values(b, "ttff_ms"))):
+                pairs[s].setdefault(name, []).append(values)
+    out = {}
+    for s, acc in pairs.items():
+        p_dwell, h_dwell = np.concatenate(acc["p_dwell"]), np.concatenate(acc["h_dwell"])
+        p_ttff, h_ttff = np.concatenate(acc["p_ttff"]), np.concatenate(acc["h_ttff"])
+        both = np.isfinite(p_ttff) & np.isfinite(h_ttff)
+        out[s] = {"n_aois": int(len(p_dwell)), "n_ttff_pairs": int(both.sum()),
+                  "dwell_share_r": float(pearsonr(p_dwell, h_dwell)[0]),
+                  "ttff_rho": float(spearmanr(p_ttff[both], h_ttff[both])[0])}
+    return out
+
+
 def fit(files: list[Path], coverage: float = 0.95, out: Path = CALIBRATION) -> dict:
     """Per model and metric, the conformal factor over every val AOI of both AOI sets of `files`
     (DATA-val-pairs.npz written by a val run); writes `out`."""
@@ -163,7 +196,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results/aoi"))
     parser.add_argument("--pairs", type=Path, default=Path("runs/aoi"), help="folder for the per-AOI pairs (npz)")
     parser.add_argument("--fit", type=Path, nargs="+", help="val pairs files: fit the calibration factors and stop")
+    parser.add_argument("--split_half", action="store_true",
+                        help="add the people's split-half consistency to the existing result files and stop")
     args = parser.parse_args(argv)
+    if args.split_half:
+        for data in args.data:
+            path = args.out / f"{data}-{args.split}.json"
+            result = json.loads(path.read_text())
+            result["results"]["people, split half"] = split_half(data, args.split, args.limit)
+            path.write_text(json.dumps(result, indent=1) + "\n")
+            print(f"wrote {path}: {json.dumps(result['results']['people, split half'])}")
+        return 0
     if args.fit:
         record = fit(args.fit)
         print(f"wrote {CALIBRATION}: {json.dumps(record['factors'])}")

@@ -10,8 +10,8 @@ held-out backgrounds (every 4th file of $GAZE_DATA/panoramas, or of `--backgroun
 
 Metrics, per panorama then averaged: CC, KLD, SIM latitude-weighted (training/metrics/panorama.py, the
 Salient360! convention); NSS and AUC-Judd unweighted on the ERP fixations (training/metrics/saliency.py, MIT
-protocol), as the Salient360! toolbox does. Streams of `--model atsal`: attention, poles, equator, experts,
-fused (ATSal.predict_streams), plus the "equator-bias" baseline row; "poles" and "equator" are zero where their
+protocol), as the Salient360! toolbox does. Streams of `--model atsal`: attention, prior (its learned latitude
+prior alone), poles, equator, experts, fused (ATSal.predict_streams), plus the "equator-bias" baseline row; "poles" and "equator" are zero where their
 expert never looks, so they are scored as partial maps (their KLD is large wherever gaze falls elsewhere).
 Each map's seam ratio (training/metrics/panorama.py `seam_ratio`: gradient on the cube-face borders ÷ on the
 same borders turned away from them; about 1 when no face border shows) is averaged too, under "seam".
@@ -36,7 +36,7 @@ from training.metrics import saliency as sal_metrics
 from training.metrics.panorama import compute_all_panorama, seam_ratio
 
 MODELS = ("atsal", "equator-bias")
-ATSAL_STREAMS = ("attention", "poles", "equator", "experts", "fused")
+ATSAL_STREAMS = ("attention", "prior", "poles", "equator", "experts", "fused")
 BASELINE = "equator-bias"
 COLUMNS = [("cc", "CC ↑"), ("kld", "KLD ↓"), ("sim", "SIM ↑"), ("nss", "NSS ↑"), ("auc_judd", "AUC-Judd ↑")]
 
@@ -145,6 +145,46 @@ def _row(model: str, stream: str, metrics: dict, seam: float | None = None) -> s
     return f"| {model} | {stream} | " + " | ".join(cells) + " |"
 
 
+REFERENCE_SIGMA_DEG = 20.0     # the equator bias of real 360° viewing (assets/weights/atsal/README.md)
+
+
+def latitude_summary(marginal: np.ndarray, reference: np.ndarray) -> dict:
+    """Total variation from the reference marginal, and the shares within ±30° and beyond ±60° of latitude
+    (18 bands of 10°, north first)."""
+    m = np.asarray(marginal, float)
+    return {"tv": float(0.5 * np.abs(m - reference).sum()), "within_30": float(m[6:12].sum()),
+            "beyond_60": float(m[:3].sum() + m[15:].sum()), "marginal": [round(float(v), 4) for v in m]}
+
+
+def latitude_check(weights: str | None = None, data: str = "osie,mit1003", n: int = 50, seed: int = 1,
+                   size: int = 512, progress: bool = True) -> dict:
+    """Latitude marginals, each against the σ 20° equator bias: the ground truth of the val panoramas of each
+    layout (what the model is taught), and every ATSal stream averaged over the example panoramas of
+    $GAZE_DATA/panoramas (real scenes, no gaze): the numbers of the latitude test in tests/test_atsal.py."""
+    from models.runtime.panorama import EquatorBiasModel
+    from models.studio.panorama_tab import prepare_panorama
+    from training.config import gaze_data_root
+    from training.metrics.panorama import latitude_marginal
+    from training.panorama_data import LAYOUTS, evaluation_panoramas
+    reference = latitude_marginal(EquatorBiasModel(REFERENCE_SIGMA_DEG).predict(np.zeros((size, 2 * size, 3), np.uint8)))
+    out = {"task": "panorama-latitude", "reference_sigma_deg": REFERENCE_SIGMA_DEG,
+           "reference": latitude_summary(reference, reference), "ground_truth": {}, "examples": {}}
+    for layout in LAYOUTS:
+        panoramas = evaluation_panoramas(data.split(","), "val", n=n, seed=seed, size=(size, 2 * size), layout=layout)
+        mean = np.mean([latitude_marginal(p.density) for p in panoramas], axis=0)
+        out["ground_truth"][layout] = {"n_panoramas": len(panoramas), **latitude_summary(mean, reference)}
+    model, folder = load_atsal(weights)
+    files = sorted((gaze_data_root() / "panoramas").glob("*.jpg"))
+    per_stream = defaultdict(list)
+    for path in tqdm(files, desc="example panoramas", disable=not progress):
+        for stream, m in model.predict_streams(prepare_panorama(path, max_width=1024)).items():
+            if stream != "attention_map":
+                per_stream[stream].append(latitude_marginal(m))
+    out["weights"], out["n_examples"] = folder, len(files)
+    out["examples"] = {k: latitude_summary(np.mean(v, axis=0), reference) for k, v in per_stream.items()}
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, choices=MODELS)
@@ -159,8 +199,13 @@ def main(argv=None) -> int:
                                               "its held-out files (every 4th) are used")
     parser.add_argument("--layout", default="horizon", choices=["horizon", "scattered"],
                         help="how the gaze images sit on the panoramas (training.panorama_data.LAYOUTS)")
+    parser.add_argument("--latitude", action="store_true",
+                        help="instead: latitude marginals of the val ground truth and of the streams on the example "
+                             "panoramas against the σ 20° equator bias (latitude_check)")
     parser.add_argument("--out", help="JSON file to write")
     args = parser.parse_args(argv)
+    if args.latitude:
+        return run_and_report(lambda: latitude_check(args.weights, args.data), args.out)
     return run_and_report(lambda: evaluate(args.model, args.data, args.n, args.seed, args.split, args.size,
                                            args.weights, args.backgrounds, layout=args.layout), args.out)
 

@@ -353,7 +353,11 @@ def aoi_tables(results_dir: Path) -> list[str]:
              "stored in assets/weights/aoi-calibration.json; the Study tab shows it as the range expected for a "
              "study of that size); its coverage here, on test, checks the calibration. "
              "The human top-3 regions are drawn from the same people's fixations, so the people dwell there more "
-             "than any prediction can know in advance.", "",
+             "than any prediction can know in advance. `people, split half` (`--split_half`): each image's people "
+             "split at random into two halves, one half's metrics against the other's — how well a study of half "
+             "the size predicts the other half (both halves share the top-3 regions drawn from everyone, which "
+             "favours them). The Study tab's viewers are `saliency-sampler`'s (`training.study.AOI_MODEL`, chosen "
+             "on val).", "",
              "| data | images | AOIs | model | dwell share r | TTFF ρ | coverage (mean): dwell / TTFF / fixated | "
              "coverage (study-sized) | coverage (calibrated) | targets |", "|---|---|---|---|---|---|---|---|---|---|"]
     for path in files:
@@ -365,8 +369,8 @@ def aoi_tables(results_dir: Path) -> list[str]:
                 def cov(kind):
                     return " / ".join("–" if m.get(f"coverage_{kind}_{k}") is None else f"{m[f'coverage_{kind}_{k}']:.2f}"
                                       for k in ("dwell_share", "ttff_ms", "fixated"))
-                check = "floor"
-                if model != "centre-bias floor" and aoi_set in floor:
+                check = {"centre-bias floor": "floor", "people, split half": "people vs people"}.get(model, "")
+                if not check and aoi_set in floor:
                     f = floor[aoi_set]
                     ok_r = m["dwell_share_r"] >= 0.80 and m["dwell_share_r"] >= f["dwell_share_r"] + 0.10
                     ok_rho = (m["ttff_rho"] is not None and f["ttff_rho"] is not None

@@ -1,6 +1,6 @@
 """What the app's 360° tab does, as plain functions (the app only wires them to widgets).
 
-    streams = panorama_streams(equi, "equator-bias")            # {"prior": (H, W)} or ATSal's six streams
+    streams = panorama_streams(equi, "equator-bias")            # {"prior": (H, W)} or ATSal's seven streams
     panels = stream_images(equi, streams, "inferno", 0.6)       # [(overlay RGB, label), ...] for a gallery
     texture = viewer_texture(equi, streams["prior"], 0.6)       # JPEG path for the Pannellum viewer
     peaks = map_peaks(streams["prior"])                         # [(yaw, pitch), ...]: where the viewer opens
