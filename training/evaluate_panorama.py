@@ -38,6 +38,10 @@ from training.metrics.panorama import compute_all_panorama, seam_ratio
 MODELS = ("atsal", "equator-bias")
 ATSAL_STREAMS = ("attention", "prior", "poles", "equator", "experts", "fused")
 BASELINE = "equator-bias"
+LAYOUT_TEXT = {"horizon": "5–7 gaze images around the horizon, feathered, latitudes of real 360° viewing — the "
+                          "ground truth follows the equator bias",
+               "scattered": "1–3 hard-edged gaze images at random pitch — the gaze is wherever an image was "
+                            "pasted, so the equator prior is weak here"}
 COLUMNS = [("cc", "CC ↑"), ("kld", "KLD ↓"), ("sim", "SIM ↑"), ("nss", "NSS ↑"), ("auc_judd", "AUC-Judd ↑")]
 
 
@@ -115,13 +119,16 @@ def panorama_table(results_dir) -> list[str]:
         except (OSError, ValueError):
             continue
         if isinstance(r, dict) and r.get("task") == "panorama":
-            groups[(r.get("dataset", "?"), r.get("split", "test"), r["n_panoramas"])].append((path, r))
+            groups[(r.get("layout", "scattered"), r.get("dataset", "?"), r.get("split", "test"),
+                    r["n_panoramas"])].append((path, r))
     lines = []
-    for (dataset, split, n), results in sorted(groups.items()):
-        lines += [f"## Panorama saliency — synthetic 360° panoramas from {dataset} {split} ({n} panoramas)", "",
-                  "Held-out backgrounds, test-split images only (`training.evaluate_panorama`). CC, KLD, SIM "
-                  "latitude-weighted (Salient360!); NSS, AUC-Judd on the ERP fixations. Seam: gradient on the "
-                  "cube-face borders ÷ on the same borders turned away (≈ 1: no face border shows).", "",
+    for (layout, dataset, split, n), results in sorted(groups.items()):
+        lines += [f"## Panorama saliency — synthetic 360° panoramas from {dataset} {split}, layout `{layout}` "
+                  f"({n} panoramas)", "",
+                  f"Held-out backgrounds, {split}-split images only (`training.evaluate_panorama --layout {layout}`; "
+                  f"{LAYOUT_TEXT[layout]}). CC, KLD, SIM latitude-weighted (Salient360!); NSS, AUC-Judd on the ERP "
+                  "fixations. Seam: gradient on the cube-face borders ÷ on the same borders turned away (≈ 1: no "
+                  "face border shows).", "",
                   "| model | stream | " + " | ".join(c[1] for c in COLUMNS) + " | seam |",
                   "|" + "---|" * (len(COLUMNS) + 3)]
         models = [r["model"] for _, r in results]
@@ -175,13 +182,16 @@ def latitude_check(weights: str | None = None, data: str = "osie,mit1003", n: in
         out["ground_truth"][layout] = {"n_panoramas": len(panoramas), **latitude_summary(mean, reference)}
     model, folder = load_atsal(weights)
     files = sorted((gaze_data_root() / "panoramas").glob("*.jpg"))
-    per_stream = defaultdict(list)
+    per_stream, seams = defaultdict(list), defaultdict(list)
     for path in tqdm(files, desc="example panoramas", disable=not progress):
         for stream, m in model.predict_streams(prepare_panorama(path, max_width=1024)).items():
             if stream != "attention_map":
                 per_stream[stream].append(latitude_marginal(m))
+                seams[stream].append(seam_ratio(m))
     out["weights"], out["n_examples"] = folder, len(files)
-    out["examples"] = {k: latitude_summary(np.mean(v, axis=0), reference) for k, v in per_stream.items()}
+    out["examples"] = {k: {**latitude_summary(np.mean(v, axis=0), reference),
+                           "seam_min": float(min(seams[k])), "seam_max": float(max(seams[k]))}
+                       for k, v in per_stream.items()}
     return out
 
 
