@@ -324,10 +324,28 @@ def bundled_streams() -> list[dict[str, np.ndarray]]:
     return [model.predict_streams(prepare_panorama(f, max_width=1024)) for f in files]
 
 
+SEAM_TOLERANCE = 1.2
+CONTENT_MARGIN = 0.1
+
+
 def test_bundled_experts_and_fused_show_no_cube_face_border(bundled_streams):
+    # The experts see cube faces: ≤ 1.2 everywhere. The fused map also carries the attention stream, which never
+    # sees a face, so the scene's content alone can raise the ratio a little (the attention stream reaches 1.22
+    # on one example): the fused map may exceed 1.2 only by what the attention stream shows there, + 0.1.
     for i, streams in enumerate(bundled_streams):
-        for name in ("experts", "fused"):
-            assert seam_ratio(streams[name]) <= 1.2, (i, name)
+        assert seam_ratio(streams["experts"]) <= SEAM_TOLERANCE, (i, "experts")
+        content = seam_ratio(streams["attention"])
+        assert seam_ratio(streams["fused"]) <= max(SEAM_TOLERANCE, content + CONTENT_MARGIN), (i, "fused", content)
+
+
+def test_the_content_allowance_still_catches_a_real_seam(bundled_streams):
+    # A map with the single-cube experts' kind of border (a step along every face edge) fails the fused check.
+    from models.runtime.projections import equirect_face_index
+    streams = bundled_streams[0]
+    faces = equirect_face_index(*streams["fused"].shape)
+    stepped = streams["fused"] * np.where(faces % 2 == 0, 1.0, 3.0)
+    content = seam_ratio(streams["attention"])
+    assert seam_ratio(stepped) > max(SEAM_TOLERANCE, content + CONTENT_MARGIN)
 
 
 # Where people look in 360° (assets/weights/atsal/README.md, "Where people look in a panorama"): the equator bias
@@ -351,8 +369,6 @@ def test_latitude_tolerance_separates_an_equator_bias_from_a_uniform_sphere():
     assert 0.5 * np.abs(uniform - reference).sum() > LATITUDE_TV_TOLERANCE
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled atsal was trained on images pasted at random pitch, so its "
-                   "maps are not equator-biased (issue 16 item 2 retrains it); remove this mark when it passes")
 def test_bundled_fused_maps_follow_the_latitude_distribution_of_360_viewing(bundled_streams):
     mean = np.mean([latitude_marginal(s["fused"]) for s in bundled_streams], axis=0)
     distance = 0.5 * np.abs(mean - _reference_marginal()).sum()

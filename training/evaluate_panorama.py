@@ -197,7 +197,7 @@ def latitude_check(weights: str | None = None, data: str = "osie,mit1003", n: in
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, choices=MODELS)
+    parser.add_argument("--model", choices=MODELS, help="required unless --latitude (which checks atsal)")
     parser.add_argument("--data", default="osie,mit1003", help="datasets under $GAZE_DATA/gaze or folders")
     parser.add_argument("--n", type=int, default=50, help="number of panoramas")
     parser.add_argument("--seed", type=int, default=0)
@@ -216,6 +216,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.latitude:
         return run_and_report(lambda: latitude_check(args.weights, args.data), args.out)
+    if args.model is None:
+        parser.error("--model is required (or --latitude)")
     return run_and_report(lambda: evaluate(args.model, args.data, args.n, args.seed, args.split, args.size,
                                            args.weights, args.backgrounds, layout=args.layout), args.out)
 
