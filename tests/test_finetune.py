@@ -128,3 +128,29 @@ def test_the_docs_table_computes_the_targets_from_the_results(tmp_path):
     assert make_finetune_table.main(record + [str(tmp_path / "base-oil.json")]) == 2      # not the tuned model
     (tmp_path / "finetune" / "cv-tuned.json").unlink()
     assert make_finetune_table.main(["--results", str(tmp_path), "--out", str(tmp_path / "x.md")]) == 2
+
+
+def test_norm_mix_moves_batchnorm_statistics_part_way_and_full_mode_trains_the_stem(tmp_path):
+    import torch
+    from types import SimpleNamespace
+    study_dir = write_dataset(tmp_path / "study", n_images=4)
+    cfg = SimpleNamespace(model="effsal-lite0", init="", lr=1e-3, encoder_lr=1e-4)
+    network, _ = finetune.load_start(cfg)
+    ds = finetune.load_painterly(str(study_dir), finetune.ALL, None)
+    study = finetune.Study(ds, network.input_size, network.output_stride)
+    bn = network.encoder._bn0
+    trained = bn.running_mean.clone()
+    finetune.mix_norm_statistics(network, study, ds.images, 0.0, torch.device("cpu"))
+    assert torch.equal(bn.running_mean, trained)                                # 0: as trained
+    finetune.mix_norm_statistics(network, study, ds.images, 0.5, torch.device("cpu"))
+    half = bn.running_mean.clone()
+    network2, _ = finetune.load_start(cfg)
+    finetune.mix_norm_statistics(network2, study, ds.images, 1.0, torch.device("cpu"))
+    own = network2.encoder._bn0.running_mean
+    assert torch.allclose(half, 0.5 * trained + 0.5 * own, atol=1e-5) and not torch.allclose(own, trained)
+    assert not network.training and bn.momentum == network2.encoder._bn0.momentum    # left as it was
+
+    finetune.set_trainable(network, "full", cfg)
+    assert all(p.requires_grad for p in network.parameters())
+    finetune.set_trainable(network, "deep", cfg)
+    assert not network.encoder._conv_stem.weight.requires_grad

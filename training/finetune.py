@@ -17,7 +17,10 @@ fixations.csv, e.g. 10–100 paintings), with k-fold cross-validation that shows
 Modes: `light` trains the centre-bias prior maps, the bottleneck layer they enter and the read-out head only
 (DeepGaze adapts per dataset in this spirit); few enough weights for ten images. `deep` also trains the decoder
 and the encoder from its stride-16 stage on, at a smaller rate; the stem and the stride-4/8 stages stay frozen.
-In both, BatchNorm statistics stay as trained: a few dozen images are too few to re-estimate them.
+`full` trains every layer (the encoder at the smaller rate): a new medium changes the low-level statistics that
+the early stages see. BatchNorm statistics stay as trained unless `--norm_mix` > 0: then, before fitting, each
+BatchNorm's mean and variance become that share of the fitting images' own (with their mirror images) and the
+rest of the trained ones — a few dozen images are too few to replace them outright, but can move them.
 Writes OUT/finetune.json and the before/after table OUT/before_after.{md,csv}; OUT/fold-K/ and OUT/final/ are
 Trainer run folders (training/loop.py: log.jsonl, resumable ckpt.pt, best.pt). Uses CUDA when there is one.
 Only saliency networks; scanpath models (spgen) are refused with a message.
@@ -37,7 +40,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from models.nets import SALIENCY_NETWORKS
-from models.runtime.images import image_batch
+from models.runtime.images import image_batch, to_chw
 from models.weights import BASE_MODEL_KEY, load_network, resolve_weights
 from training.cli import run_and_report
 from training.datasets import ALL, GazeDataset
@@ -58,7 +61,8 @@ DEFAULTS = dict(
     # model
     model="effsal-lite0",         # a trainable saliency model: effsal-lite0, effsal-lite1, effsal-lite2, salnet
     init="",                      # weights folder to start from (default: the model's bundled weights)
-    mode="light",                 # light (priors, bottleneck, read-out) or deep (also decoder, upper encoder)
+    mode="light",                 # light (priors, bottleneck, read-out), deep (also decoder, upper encoder) or full
+    norm_mix=0.0,                 # share of the fitting images' own BatchNorm statistics (0 = as trained)
     out="runs/finetune",          # run folder (outside git)
     name="",                      # name of the exported model (default: MODEL-<out folder name>)
     # optimisation
@@ -87,7 +91,7 @@ class StudyError(ValueError):
 
 
 def parse_args(argv=None):
-    return parse_defaults(DEFAULTS, __doc__, argv, choices={"mode": ("light", "deep"),
+    return parse_defaults(DEFAULTS, __doc__, argv, choices={"mode": ("light", "deep", "full"),
                                                             "loss": ("kld_cc_nss", "euclidean")})
 
 
@@ -157,7 +161,7 @@ def set_trainable(network: torch.nn.Module, mode: str, cfg) -> list[dict]:
         light, frozen = ("conv9.", "deconv."), ("conv1.", "conv2.")
     head, encoder_params = [], []
     for name, p in network.named_parameters():
-        train = name.startswith(light) if mode == "light" else not name.startswith(frozen)
+        train = name.startswith(light) if mode == "light" else mode == "full" or not name.startswith(frozen)
         p.requires_grad_(train)
         if train:
             (encoder_params if name.startswith("encoder.") else head).append(p)
@@ -167,6 +171,28 @@ def set_trainable(network: torch.nn.Module, mode: str, cfg) -> list[dict]:
     return groups
 
 
+@torch.no_grad()
+def mix_norm_statistics(network, study: Study, images: list[str], mix: float, device: torch.device) -> None:
+    """Each BatchNorm's running mean and variance ← `mix` × those of `images` (and their mirror images, one pass)
+    + (1 − `mix`) × the trained ones."""
+    norms = [m for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or mix <= 0:
+        return
+    trained = [(m.running_mean.clone(), m.running_var.clone(), m.momentum) for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None                                   # a cumulative average over the pass
+    x = torch.stack([to_chw(study.resized[i]) for i in images])
+    x = torch.cat([x, x.flip(-1)]).to(device)
+    network.train()
+    network(x)
+    network.eval()
+    for m, (mean, var, momentum) in zip(norms, trained):
+        m.running_mean.mul_(mix).add_((1 - mix) * mean)
+        m.running_var.mul_(mix).add_((1 - mix) * var)
+        m.momentum = momentum
+
+
 def fit(study: Study, network, cfg, out: Path, train: list[str], val: list[str] | None, epochs: int,
         device: torch.device) -> dict:
     """Train `network` in place under the Trainer in `out`; with `val`, early stopping on its loss and the best
@@ -174,6 +200,7 @@ def fit(study: Study, network, cfg, out: Path, train: list[str], val: list[str] 
     out.mkdir(parents=True, exist_ok=True)
     run = Run(rank=0, world=1, device=device, out=out, distributed=False)
     network.to(device)
+    mix_norm_statistics(network, study, train, cfg.norm_mix, device)
     optimizer = torch.optim.AdamW(set_trainable(network, cfg.mode, cfg), weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     loader = DataLoader(StudySamples(study, train, augment=True, seed=cfg.seed), batch_size=cfg.batch_size,
