@@ -18,7 +18,7 @@ from training import evaluate_panorama, train_atsal
 
 TINY = ["--input_height", "64", "--input_width", "128", "--face_size", "32", "--render_height", "64",
         "--length", "4", "--val_length", "2", "--batch_size", "2", "--warmup_steps", "1", "--threads", "1"]
-STREAMS = {"attention", "poles", "equator", "experts", "fused", "equator-bias"}
+STREAMS = {"attention", "prior", "poles", "equator", "experts", "fused", "equator-bias"}
 
 
 def write_backgrounds(folder, n: int = 4):
@@ -129,7 +129,7 @@ def test_evaluate_panorama_writes_every_stream(trained, tmp_path):
     assert set(json.loads(baseline.read_text())["streams"]) == {"equator-bias"}
     lines = evaluate_panorama.panorama_table(tmp_path / "results")
     rows = [line for line in lines if line.startswith("| atsal") or line.startswith("| equator-bias")]
-    assert len(rows) == 6 and sum(r.startswith("| equator-bias") for r in rows) == 1
+    assert len(rows) == 7 and sum(r.startswith("| equator-bias") for r in rows) == 1
     assert any("fused" in r for r in rows)
 
 
@@ -157,3 +157,15 @@ def test_torchrun_ddp_two_processes_on_gloo(trained):
     assert json.loads((run / "config.json").read_text())["world_size"] == 2
     assert len((run / "log.jsonl").read_text().splitlines()) == 1
     assert "early stop" in done.stdout
+
+
+def test_latitude_check_reports_every_layout_and_stream(tiny_dataset):
+    from training.config import gaze_data_root
+    if len(list((gaze_data_root() / "panoramas").glob("*.jpg"))) < 4:
+        pytest.skip("needs the example panoramas in $GAZE_DATA/panoramas")
+    result = evaluate_panorama.latitude_check(None, data=str(tiny_dataset), n=2, size=64, progress=False)
+    assert set(result["ground_truth"]) == {"horizon", "scattered"} and result["reference"]["tv"] == 0
+    assert {"fused", "attention", "prior", "experts"} <= set(result["examples"])
+    for summary in result["examples"].values():
+        assert 0 <= summary["tv"] <= 1 and len(summary["marginal"]) == 18
+        assert summary["seam_min"] <= summary["seam_max"]

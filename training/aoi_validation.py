@@ -171,7 +171,7 @@ def fit(files: list[Path], coverage: float = 0.95, out: Path = CALIBRATION) -> d
     for path in files:
         if "-val-" not in path.name:
             raise SystemExit(f"{path}: calibrate on val runs only (DATA-val-pairs.npz), never on test")
-        with np.load(path) as pairs:
+        with np.load(path, allow_pickle=False) as pairs:
             for name in pairs.files:
                 label, _, key = name.split("|")
                 value, low, high, human = pairs[name].T
