@@ -777,8 +777,10 @@ def build_panorama_tab() -> None:
                     "Every stream of the model is shown side by side; explore one in the 360° viewer. "
                     "ATSal's streams: **attention** looks at the whole sphere at once; the **experts** look at "
                     "the six cube faces (a *poles* expert for up and down, an *equator* expert for the four "
-                    "sides); **fused** combines them (attention × experts^γ) and is usually the best guess. "
-                    "The equator bias has one stream, its **prior**. The viewer opens facing the strongest peak of "
+                    "sides); **fused** combines them (attention × experts^γ) and is usually the best guess; the "
+                    "**latitude prior** is what the attention stream learned about latitude alone (people look "
+                    "mostly near the horizon). The equator-bias model is that kind of prior alone: a latitude "
+                    "Gaussian. The viewer opens facing the strongest peak of "
                     "the model's overall map; its three strongest peaks are hotspots: click one to turn to it.")
         state = gr.State(None)
         with gr.Row():
