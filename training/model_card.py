@@ -233,11 +233,11 @@ def latitude_lines(model: str) -> list[str]:
             lines.append(f"- `{stream}` averaged over the {lat['n_examples']} example panoramas: TV {e['tv']:.2f}, "
                          f"{pct(e['within_30'])} within ±30°, {pct(e['beyond_60'])} beyond ±60°.")
     fused = ex.get("fused")
-    verdict = ("passes" if fused and fused["tv"] <= 0.2 else "fails") if fused else "is not measured for"
+    verdict = ("pass" if fused["tv"] <= 0.2 else "fail") if fused else "are not measured by"
     lines += ["", "**The test.** `tests/test_atsal.py::test_bundled_fused_maps_follow_the_latitude_distribution_of_"
               "360_viewing`: the fused map's latitude marginal averaged over the example panoramas must lie within "
               f"total variation 0.2 of the σ 20° equator bias (a σ 30° Gaussian lies 0.16 from it, a map uniform on "
-              f"the sphere 0.39). These weights: {verdict} it. The first ATSal weights, trained on the `scattered` "
+              f"the sphere 0.39). These weights {verdict} it. The first ATSal weights, trained on the `scattered` "
               "layout (1–3 hard-edged images at random pitch), lay 0.50 away, with their top peaks on ceiling "
               "lights, floors and sky.", ""]
     seams = {k: e for k, e in ex.items() if "seam_max" in e}
