@@ -142,6 +142,16 @@ def _angle_between(yaw1: float, pitch1: float, yaw2: float, pitch2: float) -> fl
     return float(np.arccos(np.clip(camera_axes(yaw1, pitch1)[2] @ camera_axes(yaw2, pitch2)[2], -1, 1)))
 
 
+def _points_where(points: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The ERP points (N, 2) x, y whose pixel is True in the (H, W) mask `keep`."""
+    if not len(points):
+        return points
+    height, width = keep.shape
+    cols = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
+    rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
+    return points[keep[rows, cols]]
+
+
 def make_synthetic_panorama(background_equi: np.ndarray, items: list[tuple[np.ndarray, np.ndarray]],
                             rng: np.random.Generator, fov_deg: float | tuple[float, float] = (50.0, 80.0),
                             pitch_sd_deg: float = 20.0, max_pitch_deg: float = 60.0, sigma_px: float = 24.0,
@@ -199,10 +209,7 @@ def make_synthetic_panorama(background_equi: np.ndarray, items: list[tuple[np.nd
     total = np.zeros((height, width))
     kept_points = []
     for rho, inside, points, n_fixations in reversed(layers):
-        if len(points):
-            cols = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
-            rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
-            points = points[~covered[rows, cols]]
+        points = _points_where(points, ~covered)
         if rho is not None:                                          # sphere mass 1 before covering
             total += n_fixations * np.where(covered, 0.0, rho)
         kept_points.append(points)
@@ -273,10 +280,7 @@ def make_horizon_panorama(background_equi: np.ndarray, items: list[tuple[np.ndar
     total = np.zeros((height, width))
     kept_points = []
     for rho, alpha, points, n_fixations in reversed(layers):
-        if len(points):
-            cols = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
-            rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
-            points = points[above[rows, cols] < 0.5]
+        points = _points_where(points, above < 0.5)
         if rho is not None:
             total += n_fixations * rho * (1 - above)
         kept_points.append(points)
