@@ -87,6 +87,8 @@ def test_too_few_images_for_the_folds(tmp_path, capsys):
     assert "6 image(s) with fixations, fewer than --folds 8" in capsys.readouterr().err
     assert finetune.main(["--data", str(study), "--out", str(tmp_path / "run"), "--folds", "2"]) == 2
     assert "at least 3" in capsys.readouterr().err
+    assert finetune.main(["--data", str(study), "--out", str(tmp_path / "run"), "--norm_mix", "1.5"]) == 2
+    assert "--norm_mix 1.5: give a share between 0" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()                     # refused before anything is written
 
 

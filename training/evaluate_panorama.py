@@ -182,6 +182,9 @@ def latitude_check(weights: str | None = None, data: str = "osie,mit1003", n: in
         out["ground_truth"][layout] = {"n_panoramas": len(panoramas), **latitude_summary(mean, reference)}
     model, folder = load_atsal(weights)
     files = sorted((gaze_data_root() / "panoramas").glob("*.jpg"))
+    if not files:
+        raise FileNotFoundError(f"no example panoramas (*.jpg) in {gaze_data_root() / 'panoramas'}: set GAZE_DATA "
+                                f"to the shared data folder")
     per_stream, seams = defaultdict(list), defaultdict(list)
     for path in tqdm(files, desc="example panoramas", disable=not progress):
         for stream, m in model.predict_streams(prepare_panorama(path, max_width=1024)).items():

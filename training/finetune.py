@@ -103,6 +103,9 @@ def load_study(cfg) -> GazeDataset:
                          f"({', '.join(SALIENCY_NETWORKS)}) only")
     if cfg.model not in SALIENCY_NETWORKS:
         raise StudyError(f"unknown trainable model '{cfg.model}'; choose one of {', '.join(SALIENCY_NETWORKS)}")
+    if not 0.0 <= cfg.norm_mix <= 1.0:
+        raise StudyError(f"--norm_mix {cfg.norm_mix}: give a share between 0 (statistics as trained) and 1 (the "
+                         f"study's own)")
     if cfg.folds < 3:
         raise StudyError(f"--folds {cfg.folds}: at least 3 are needed (a test, a val and a training fold)")
     ds = load_painterly(cfg.data, cfg.split, cfg.style or None, cfg.style_seed)
