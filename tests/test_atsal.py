@@ -10,7 +10,7 @@ import torch
 from models.nets.atsal import ATSal, AttentionStream, ExpertStream, TemporalEMA
 from training.losses import attention_loss, expert_loss, sphere_kld
 from models.runtime.panorama import (EXPERT_TURNS_DEG, ATSalPanoramaModel, expert_densities, face_jacobian,
-                                     faces_to_equirect_density, fuse)
+                                     face_shares, faces_to_equirect_density, fuse)
 from training.config import gaze_data_root
 from training.metrics.panorama import latitude_marginal, seam_ratio
 from models.runtime.projections import EQUATOR, FACES, POLES
@@ -123,6 +123,23 @@ def test_a_uniform_sphere_stays_uniform_through_the_blend():
     assert density.std() / density.mean() < 0.02
 
 
+def test_face_shares_of_a_latitude_prior_weight_the_experts_faces():
+    uniform = np.ones((64, 128))
+    shares = face_shares(uniform)                         # a uniform sphere: every face a sixth of it
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert all(v == pytest.approx(1 / 6, abs=0.01) for v in shares.values())
+    latitude = 90.0 - (np.arange(64) + 0.5) * 180.0 / 64
+    equator_bias = np.repeat(np.exp(-0.5 * (latitude / 20.0) ** 2)[:, None], 128, axis=1)
+    shares = face_shares(equator_bias)
+    assert shares["U"] < 0.02 and shares["D"] < 0.02 and shares["F"] == pytest.approx(shares["B"], rel=0.05)
+    flat = [{k: face_jacobian(32) for k in FACES} for _ in EXPERT_TURNS_DEG]
+    weighted = expert_densities(flat, 64, 128, shares=shares)
+    plain = expert_densities(flat, 64, 128)
+    assert weighted["experts"][0].mean() < 0.2 * plain["experts"][0].mean()   # little mass left on the poles
+    assert weighted["experts"][32].mean() > 1.2 * plain["experts"][32].mean()  # moved to the equator
+    np.testing.assert_allclose(weighted["equator"], plain["equator"], rtol=1e-6, atol=1e-12)
+
+
 def test_expert_densities_wants_one_set_of_faces_per_turn():
     with pytest.raises(ValueError, match="per yaw"):
         expert_densities([{k: np.ones((8, 8)) for k in FACES}], 32, 64)
@@ -137,17 +154,22 @@ def test_fuse_exponent_spans_attention_alone_to_the_plain_product():
     np.testing.assert_allclose(fuse(attention, experts, 1.0), product / product.sum(), rtol=1e-12)
     half = attention * np.sqrt(experts)
     np.testing.assert_allclose(fuse(attention, experts, 0.5), half / half.sum(), rtol=1e-12)
+    tempered = np.sqrt(attention) * experts ** 0.3
+    np.testing.assert_allclose(fuse(attention, experts, 0.3, alpha=0.5), tempered / tempered.sum(), rtol=1e-12)
     with pytest.raises(ValueError, match="≥ 0"):
         fuse(attention, experts, -0.5)
+    with pytest.raises(ValueError, match="alpha > 0"):
+        fuse(attention, experts, 0.5, alpha=0.0)
 
 
-def test_fusion_gamma_is_saved_and_used(tmp_path):
-    m = ATSal({"attention": ATTENTION, "expert": EXPERT, "fusion_gamma": 0.3}).eval()
+def test_fusion_exponents_are_saved_and_used(tmp_path):
+    m = ATSal({"attention": ATTENTION, "expert": EXPERT, "fusion_gamma": 0.3, "fusion_alpha": 0.6}).eval()
     m.save_pretrained(tmp_path / "atsal")
     loaded = ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True)
     assert loaded.config.fusion_gamma == 0.3 and loaded.config_dict()["fusion_gamma"] == 0.3
+    assert loaded.config_dict()["fusion_alpha"] == 0.6
     out = streams_of(loaded).predict_streams(_equi())
-    np.testing.assert_allclose(out["fused"], fuse(out["attention"], out["experts"], 0.3), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(out["fused"], fuse(out["attention"], out["experts"], 0.3, 0.6), rtol=1e-9, atol=1e-15)
     assert not np.allclose(out["fused"], fuse(out["attention"], out["experts"], 1.0))
 
 
@@ -299,11 +321,12 @@ def test_expert_loss_ignores_faces_without_gaze():
     assert float(both) == pytest.approx(float(only_first))
 
 
-def test_tune_fusion_writes_gamma_that_loading_uses(tmp_path):
-    from training.tune_fusion import write_gamma
+def test_tune_fusion_writes_exponents_that_loading_uses(tmp_path):
+    from training.tune_fusion import write_fusion
     ATSal({"attention": ATTENTION, "expert": EXPERT}).save_pretrained(tmp_path / "atsal")
-    write_gamma(tmp_path / "atsal", 0.4)
-    assert ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True).config.fusion_gamma == 0.4
+    write_fusion(tmp_path / "atsal", 0.5, 0.4)
+    config = ATSal.from_pretrained(str(tmp_path / "atsal"), strict=True).config
+    assert (config.fusion_alpha, config.fusion_gamma) == (0.5, 0.4)
 
 
 # --------------------------------------------------------------------------------------------- real panoramas
@@ -391,3 +414,25 @@ def test_video_frames_refresh_one_turn_of_the_cube_at_a_time():
     halfway = m.predict_streams(_equi(2), temporal=True)                # one turn new, two from the first frame
     for other in (first, video):                                        # (tiny random nets: tiny differences)
         assert not np.allclose(halfway["experts"], other["experts"], rtol=1e-9, atol=0)
+
+
+def test_combine_keeps_one_runs_attention_and_the_others_experts(tmp_path):
+    from training.combine_atsal import main as combine_main
+    torch.manual_seed(0)
+    first = ATSal({"attention": {**ATTENTION, "input_height": 96, "input_width": 192}, "expert": EXPERT,
+                   "fusion_gamma": 0.3})
+    second = ATSal({"attention": ATTENTION, "expert": EXPERT, "fusion_gamma": 0.5})
+    first.save_pretrained(tmp_path / "a")
+    second.save_pretrained(tmp_path / "e")
+    assert combine_main(["--attention", str(tmp_path / "a"), "--experts", str(tmp_path / "e"),
+                         "--out", str(tmp_path / "both")]) == 0
+    both = ATSal.from_pretrained(str(tmp_path / "both"), strict=True)
+    assert both.attention.input_size == (96, 192)
+    assert (both.config.fusion_alpha, both.config.fusion_gamma) == (1.0, 1.0)      # to be tuned again
+    for name, source in (("attention", first), ("poles", second), ("equator", second)):
+        mine, theirs = getattr(both, name).state_dict(), getattr(source, name).state_dict()
+        for k in theirs:
+            torch.testing.assert_close(mine[k].float(), theirs[k].half().float(), msg=f"{name}.{k}")
+    with pytest.raises(SystemExit):
+        combine_main(["--attention", str(tmp_path / "missing"), "--experts", str(tmp_path / "e"),
+                      "--out", str(tmp_path / "x")])

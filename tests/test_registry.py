@@ -126,9 +126,10 @@ def test_atsal_streams_and_fusion():
     for key in ("attention", "experts", "fused"):
         assert streams[key].shape == (128, 256) and np.isclose(streams[key].sum(), 1)
     from models.runtime.panorama import fuse
-    gamma = create_model("atsal").network.config.fusion_gamma          # the bundled, val-tuned exponent
-    assert np.allclose(streams["fused"], fuse(streams["attention"], streams["experts"], gamma))
-    product = streams["attention"] * streams["experts"] ** gamma
+    config = create_model("atsal").network.config                      # the bundled, val-tuned exponents
+    gamma, alpha = config.fusion_gamma, config.fusion_alpha
+    assert np.allclose(streams["fused"], fuse(streams["attention"], streams["experts"], gamma, alpha))
+    product = streams["attention"] ** alpha * streams["experts"] ** gamma
     assert np.allclose(streams["fused"], product / product.sum())
 
 

@@ -47,15 +47,20 @@ DESCRIPTIONS = {
         "like every other model. Code: `models/nets/salnet.py`."),
     "atsal": (
         "ATSal for 360° equirectangular images (after Dahou et al., ICPR 2020), done with light backbones: an "
-        "attention stream (EfficientNet-Lite0 on the whole equirectangular frame with circular padding in longitude, "
-        "a sigmoid attention map A merged as X + X⊙A on the deepest features, a learned latitude prior, log-density "
-        "output) and two expert streams on cube faces (a Poles expert on U/D, an Equator expert on F/R/B/L; each an "
-        "EffSal network, initialised from the bundled 2D `effsal-lite0`). At inference the experts see three cube maps "
-        "turned 0°, 30° and 60° about the vertical axis, and their maps are blended with weights that fall smoothly "
-        "to zero at each cube's face edges, so no face border shows (seam ratio below). The fused map is the pixelwise product of "
-        "the attention density and the experts' density raised to a fusion exponent γ, renormalised (ATSal's plain "
-        "product is γ = 1; γ is chosen on validation panoramas, see below). For video, each face's expert output is "
-        "smoothed by an exponential moving average with a learned α. Code: `models/nets/atsal.py` (networks), `models/runtime/panorama.py` (streams, fusion).\n\n"
+        "attention stream (EfficientNet-Lite0 on the whole equirectangular frame at 256×512 with circular padding in "
+        "longitude, a sigmoid attention map A merged as X + X⊙A on the deepest features, a learned latitude prior, "
+        "log-density output) and two expert streams on cube faces (a Poles expert on U/D, an Equator expert on "
+        "F/R/B/L; each an EffSal network, initialised from the bundled 2D `effsal-lite0`). At inference the experts "
+        "see three cube maps turned 0°, 30° and 60° about the vertical axis, and their maps are blended with weights "
+        "that fall smoothly to zero at each cube's face edges, so no face border shows (seam ratio below); each face "
+        "carries its share of the attention stream's learned latitude prior (the experts say where inside a face, "
+        "the prior how much of the gaze a face gets). The fused map is attention^α × experts^γ, renormalised (ATSal's "
+        "plain product is α = γ = 1; α and γ are chosen on validation panoramas, see below). For video, each face's "
+        "expert output is smoothed by an exponential moving average with a learned α. The two kinds of stream were "
+        "trained in two runs (the commands below): the experts with a 128×256 attention stream in one run, then the "
+        "attention stream alone at 256×512 (4× the pixels: at 128×256 a gaze image 60° wide spanned about 43 px), and "
+        "`training.combine_atsal` joined them. Code: `models/nets/atsal.py` (networks), "
+        "`models/runtime/panorama.py` (streams, fusion).\n\n"
         "**How it was trained, and what that implies:** no 360° eye-tracking data is available here, so training "
         "panoramas are synthesised (`training/panorama_data.py`, layout `horizon`): 5–7 images from the OSIE / "
         "MIT1003 train splits are spread around the horizon of a real equirectangular background (the shared "
@@ -172,20 +177,24 @@ def weight_facts(folder: Path) -> dict:
 
 
 def fusion_lines(model: str, folder: Path) -> list[str]:
-    """The fusion-exponent bullet of a panorama model, from results/panorama/fusion-val.json ([] if untuned)."""
-    gamma = json.loads((folder / "config.json").read_text()).get("arch", {}).get("fusion_gamma")
+    """The fusion-exponents bullet of a panorama model, from results/panorama/fusion-val.json ([] if untuned)."""
+    arch = json.loads((folder / "config.json").read_text()).get("arch", {})
+    alpha, gamma = arch.get("fusion_alpha", 1.0), arch.get("fusion_gamma")
     path = RESULTS.parent / "panorama" / "fusion-val.json"
     if model not in PANORAMA_MODELS or gamma is None or not path.is_file():
         return []
+    from training.tune_fusion import ATTENTION_ALONE, key
     tuning = json.loads(path.read_text())
-    rows = tuning["gammas"]
-    chosen, alone, product = rows[str(float(gamma))], rows["0.0"], rows["1.0"]
-    return [f"- Fusion exponent γ = {gamma:g}, chosen after training by `python -m training.tune_fusion --write --out "
-            f"results/panorama/fusion-val.json` on {tuning['n_panoramas']} validation panoramas (val-split images on "
-            f"the held-out backgrounds; never test), grid {min(map(float, rows)):g}–{max(map(float, rows)):g}, by "
-            f"{tuning['select_by']}. On those panoramas: CC {chosen['cc']:.3f} and NSS {chosen['nss']:.2f} at γ = "
-            f"{gamma:g}, against {alone['cc']:.3f} / {alone['nss']:.2f} for attention alone (γ = 0) and "
-            f"{product['cc']:.3f} / {product['nss']:.2f} for ATSal's plain product (γ = 1)."]
+    rows = tuning.get("grid", {})
+    if key(alpha, gamma) not in rows:
+        return []
+    chosen, alone, product = rows[key(alpha, gamma)], rows[key(*ATTENTION_ALONE)], rows.get(key(1.0, 1.0), {})
+    plain = f" and CC {product['cc']:.3f} / KLD {product['kld']:.3f} for ATSal's plain product" if product else ""
+    return [f"- Fusion exponents α = {alpha:g} (attention), γ = {gamma:g} (experts), chosen after training by "
+            f"`python -m training.tune_fusion --write --out results/panorama/fusion-val.json` on "
+            f"{tuning['n_panoramas']} validation panoramas (val-split images on the held-out backgrounds; never "
+            f"test), by {tuning['select_by']}. On those panoramas: CC {chosen['cc']:.3f} / KLD {chosen['kld']:.3f}, "
+            f"against CC {alone['cc']:.3f} / KLD {alone['kld']:.3f} for attention alone{plain}."]
 
 
 PANORAMA_LITERATURE = [
@@ -417,6 +426,11 @@ def _update_manifest(model: str, facts: dict, command: str) -> None:
     MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
+def run_folders(commands: list[str]) -> set[str]:
+    """The distinct `--out` folders the commands write to."""
+    return {c.split("--out ", 1)[1].split()[0] for c in commands if "--out " in c}
+
+
 def write_card(model: str, run: Path) -> Path:
     if model in SCANPATH_MODELS:
         return write_scanpath_card(model, run)
@@ -476,7 +490,10 @@ def write_card(model: str, run: Path) -> Path:
         (f"- Command: `{config['command']}` (then `--export` wrote the best-validation checkpoint as fp16 "
          "safetensors)." if len(commands) < 2 else
          "- Commands, in order (the later ones resume the same run folder; the last `--export` wrote the "
-         "best-validation checkpoint as fp16 safetensors): " + "; then ".join(f"`{c}`" for c in commands) + "."),
+         "best-validation checkpoint as fp16 safetensors): " + "; then ".join(f"`{c}`" for c in commands) + "."
+         if len(run_folders(commands)) < 2 else
+         "- Commands, in order (each names the run folders it reads and writes; the weights are fp16 safetensors): "
+         + "; then ".join(f"`{c}`" for c in commands) + "."),
         f"- Data: {data_line}. Eye-tracking fixations of all subjects, blurred with the dataset's 1-degree "
         "Gaussian, are the target distribution; the fixations themselves feed the NSS term. Test splits were "
         "never used for training or model selection.",
@@ -486,7 +503,7 @@ def write_card(model: str, run: Path) -> Path:
         + (f"loss `{config['loss']}`; augmentation: horizontal flip, zoom-crop (fixations move with the image), "
            "photometric jitter." if "loss" in config else
            "losses as in `training/losses.py` (attention_loss, expert_loss); new random panoramas every epoch."),
-        f"- Ran {len(log)} epochs in {seconds / 60:.0f} min on {config.get('world_size', 1)} process(es), "
+        f"- Ran {len(log)} epochs{f' (run `{run}`)' if len(run_folders(commands)) > 1 else ''} in {seconds / 60:.0f} min on {config.get('world_size', 1)} process(es), "
         f"device {config['device']}, {config['threads'] or 'default'} threads. Best validation loss at epoch "
         f"{best['epoch']}: " + ", ".join(f"val {k[4:]} {v:.3f}" for k, v in best.items()
                                          if k.startswith("val_") and isinstance(v, float)) + ".",

@@ -194,8 +194,8 @@ class ATSalConfig:
     attention: dict = field(default_factory=dict)   # AttentionConfig fields
     expert: dict = field(default_factory=dict)      # ExpertStream arch (face_size + EffSal fields), both experts
     ema_alpha: float = 0.25                         # initial α of the per-face temporal EMA (video only)
-    fusion_gamma: float = 1.0                       # fused ∝ attention × experts^γ; 1 = ATSal's product
-                                                    # (set on val panoramas by training.tune_fusion)
+    fusion_gamma: float = 1.0                       # fused ∝ attention^α × experts^γ; α = γ = 1 is ATSal's
+    fusion_alpha: float = 1.0                       # product (both set on val panoramas by training.tune_fusion)
 
 
 class ATSal(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-studio", license="apache-2.0",
@@ -221,7 +221,8 @@ class ATSal(nn.Module, PyTorchModelHubMixin, library_name="visual-attention-stud
         """The resolved architecture, every default filled in."""
         expert = {k: v for k, v in self.poles.net.config_dict().items() if k not in ("input_height", "input_width")}
         return {"attention": asdict(self.attention.config), "expert": {"face_size": self.poles.face_size, **expert},
-                "ema_alpha": self.config.ema_alpha, "fusion_gamma": self.config.fusion_gamma}
+                "ema_alpha": self.config.ema_alpha, "fusion_gamma": self.config.fusion_gamma,
+                "fusion_alpha": self.config.fusion_alpha}
 
 
 # -----------------------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 - `equator-bias`: people look mostly near the horizon (the equator bias of Salient360! head+eye data): a
   Gaussian in latitude, uniform in longitude. One stream, "prior".
 - `atsal`: ATSal's networks (models/nets/atsal.py) run through ONNX Runtime; the cube projections, the
-  experts' per-face densities and the fusion (attention × experts^γ) are done here in numpy. The experts see
-  three cube maps turned 30° apart about the vertical axis, blended so that no cube-face border shows.
+  experts' per-face densities and the fusion (attention^α × experts^γ) are done here in numpy. The experts see
+  three cube maps turned 30° apart about the vertical axis, blended so that no cube-face border shows; each
+  face's share of the experts' map is its share of the attention stream's learned latitude prior.
 """
 from __future__ import annotations
 
@@ -74,8 +75,20 @@ EXPERT_TURNS_DEG = (0.0, 30.0, 60.0)   # cube maps turned about the vertical axi
                                        # lies inside faces of the others (the cube repeats every 90°)
 
 
+def face_shares(prior: np.ndarray) -> dict[str, float]:
+    """Each cube face's share of the mass of `prior`, an ERP density per solid angle (H, W) that is uniform in
+    longitude, so the shares are the same for every turn of the cube about the vertical axis."""
+    height, width = prior.shape
+    latitude = np.deg2rad(90.0 - (np.arange(height) + 0.5) * 180.0 / height)
+    mass = prior * np.cos(latitude)[:, None]                          # per solid angle → per pixel
+    index = equirect_face_index(height, width)
+    total = max(float(mass.sum()), EPS)
+    return {k: float(mass[index == i].sum()) / total for i, k in enumerate(FACES)}
+
+
 def expert_densities(turns: list[dict[str, np.ndarray]], height: int, width: int,
-                     yaws_deg: tuple[float, ...] = EXPERT_TURNS_DEG) -> dict[str, np.ndarray]:
+                     yaws_deg: tuple[float, ...] = EXPERT_TURNS_DEG,
+                     shares: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """The experts' face maps of several cube maps, one per yaw → {"poles", "equator", "experts"} ERP densities.
 
     turns[i] holds all six face maps of the cube turned by yaws_deg[i] (faces of `turned_faces`). Each cube's
@@ -83,13 +96,15 @@ def expert_densities(turns: list[dict[str, np.ndarray]], height: int, width: int
     weights that fall smoothly to 0 on each cube's face edges (projections.face_window), so no face border shows.
     "poles" and "equator" are the shares of that blend coming from U/D and from F/R/B/L faces, each normalised;
     "experts" is the whole blend. One cube (a single turn) gives back its hard face borders.
+    `shares` ({face: weight}, e.g. `face_shares` of a latitude prior) weights each face's mass: the experts only
+    say where to look inside a face, the prior says how much of the gaze a face gets. None = every face alike.
     """
     if len(turns) != len(yaws_deg) or not turns:
         raise ValueError(f"expected one set of face maps per yaw ({len(yaws_deg)}); got {len(turns)}")
     window, on_poles, total = _blend_weights(height, width, tuple(yaws_deg))
     poles, equator = np.zeros((height, width)), np.zeros((height, width))
     for masses, yaw, w, pole_part in zip(turns, yaws_deg, window, on_poles):
-        weighted = np.roll(_raw_expert_density(masses, height, width), turn_shift(width, yaw), axis=1) * w
+        weighted = np.roll(_raw_expert_density(masses, height, width, shares), turn_shift(width, yaw), axis=1) * w
         poles += np.where(pole_part, weighted, 0.0)
         equator += np.where(pole_part, 0.0, weighted)
     return {"poles": normalise(poles / total), "equator": normalise(equator / total),
@@ -112,7 +127,8 @@ def turned_faces(equi: np.ndarray, face_w: int, yaws_deg: tuple[float, ...] = EX
     return [equirect_to_faces(np.roll(equi, -turn_shift(width, yaw), axis=1), face_w) for yaw in yaws_deg]
 
 
-def _raw_expert_density(face_masses: dict[str, np.ndarray], height: int, width: int) -> np.ndarray:
+def _raw_expert_density(face_masses: dict[str, np.ndarray], height: int, width: int,
+                        shares: dict[str, float] | None = None) -> np.ndarray:
     n = max(np.shape(m)[0] for m in face_masses.values())
     jac = face_jacobian(n)
     faces = {}
@@ -120,20 +136,23 @@ def _raw_expert_density(face_masses: dict[str, np.ndarray], height: int, width: 
         if k in face_masses:
             m = cv2.resize(np.asarray(face_masses[k], dtype=np.float64), (n, n), interpolation=cv2.INTER_LINEAR)
             m = np.clip(m, 0, None)
-            faces[k] = (m / max(m.sum(), EPS) / jac).astype(np.float32)     # float32: cv2.remap's fast path
+            share = 1.0 if shares is None else shares[k]
+            faces[k] = (share * m / max(m.sum(), EPS) / jac).astype(np.float32)   # float32: cv2.remap's fast path
         else:
             faces[k] = np.zeros((n, n), np.float32)
     return faces_to_equirect(faces, height, width).astype(np.float64)
 
 
-def fuse(attention: np.ndarray, experts: np.ndarray, gamma: float = 1.0) -> np.ndarray:
-    """ATSal's fusion as a log-linear pool: attention × experts^γ, renormalised. γ = 1 is the paper's plain
-    product; γ < 1 trusts the experts less (the experts only say where inside each face, so a sharp expert
-    peak on a face the attention stream half-ignores should not win outright); γ = 0 is attention alone."""
-    if gamma < 0:
-        raise ValueError(f"fusion_gamma must be ≥ 0; got {gamma}")
+def fuse(attention: np.ndarray, experts: np.ndarray, gamma: float = 1.0, alpha: float = 1.0) -> np.ndarray:
+    """ATSal's fusion as a log-linear pool: attention^α × experts^γ, renormalised. α = γ = 1 is the paper's plain
+    product; γ < 1 trusts the experts less (a sharp expert peak on a face the attention stream half-ignores
+    should not win outright), α < 1 the attention stream less (its low-resolution view of the whole sphere);
+    γ = 0, α = 1 is attention alone."""
+    if gamma < 0 or alpha <= 0:
+        raise ValueError(f"fusion needs gamma ≥ 0 and alpha > 0; got gamma {gamma}, alpha {alpha}")
     experts = np.clip(experts, 0, None)
-    return normalise(attention * (experts ** gamma if gamma != 1 else experts))
+    attention = np.clip(attention, 0, None)
+    return normalise((attention ** alpha if alpha != 1 else attention) * (experts ** gamma if gamma != 1 else experts))
 
 
 def _resize_density(density: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -177,8 +196,9 @@ class ATSalPanoramaModel:
         "attention", "prior", "poles", "equator", "experts" and "fused" are densities per solid angle summing to 1;
         "prior" is the attention stream's learned latitude prior alone (uniform in longitude);
         "attention_map" is ATSal's attention map A in [0, 1] (upsampled, not normalised). "experts" blends
-        both experts over three turned cube maps (`expert_densities`); "poles" and "equator" are the shares of
-        that blend from each expert (zero where it never looks); "fused" is attention × experts^γ renormalised.
+        both experts over three turned cube maps (`expert_densities`), each face weighted by its share of the
+        latitude prior; "poles" and "equator" are the shares of that blend from each expert (zero where it never
+        looks); "fused" is attention^α × experts^γ renormalised.
         `temporal=True` smooths the experts over successive calls (video; `reset_temporal()` between videos) and
         refreshes one turn of the cube per call (`_expert_masses`).
         """
@@ -203,10 +223,11 @@ class ATSalPanoramaModel:
 
         # The experts' maps (s/4 px per 90° face) are blended at EXPERT_WIDTH at most, then resized: finer adds nothing.
         w, h = min(W, EXPERT_WIDTH), max(1, round(H * min(W, EXPERT_WIDTH) / W))
+        shares = face_shares(self.latitude_prior(h, w))
         streams = {k: v if (h, w) == (H, W) else _resize_density(v, H, W)
-                   for k, v in expert_densities(masses, h, w).items()}                   # poles, equator, experts
+                   for k, v in expert_densities(masses, h, w, shares=shares).items()}   # poles, equator, experts
         return {"attention": attention, "attention_map": attention_map, "prior": self.latitude_prior(H, W), **streams,
-                "fused": fuse(attention, streams["experts"], net.config.fusion_gamma)}
+                "fused": fuse(attention, streams["experts"], net.config.fusion_gamma, net.config.fusion_alpha)}
 
     def latitude_prior(self, height: int, width: int) -> np.ndarray:
         """The attention stream's learned log-prior over latitude as a density (height, width), uniform in longitude."""

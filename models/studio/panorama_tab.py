@@ -44,7 +44,7 @@ STREAM_LABELS = {
     "fused": "fused (attention × experts)",
     "attention": "attention stream",
     "attention_map": "attention map A",
-    "experts": "experts (poles + equator)",
+    "experts": "experts (poles + equator, faces weighted by the latitude prior)",
     "poles": "poles expert (up, down)",
     "equator": "equator expert (front, right, back, left)",
     "prior": "latitude prior (equator bias)",
