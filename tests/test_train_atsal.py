@@ -83,6 +83,16 @@ def test_experts_start_from_the_effsal_weights(trained):
             assert torch.equal(value, reference[key]), key
 
 
+def test_experts_can_carry_over_to_a_larger_face_size(trained):
+    paths, _ = trained
+    cfg = train_atsal.parse_args(["--init_from", str(paths["export"]), "--expert_face_size", "64", *TINY])
+    model = train_atsal.build_model(cfg)
+    source = ATSal.from_pretrained(str(paths["export"]))
+    assert model.poles.face_size == 64 and source.poles.face_size == 32
+    for key, value in source.equator.state_dict().items():
+        assert torch.equal(model.equator.state_dict()[key], value.float()), key
+
+
 def test_experts_stage_keeps_the_attention_stream(trained):
     """--stage experts from the stage-all run: only the experts change; the run's best.pt keeps the stage."""
     paths, _ = trained

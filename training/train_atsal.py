@@ -65,6 +65,8 @@ DEFAULTS = dict(
     input_height=128,             # attention-stream ERP input (2:1; multiples of 32)
     input_width=256,
     face_size=96,                 # cube-face input of the experts (a multiple of 32)
+    expert_face_size=0,           # with --init_from: train its experts at this face size instead (0 = keep);
+                                  # the experts are fully convolutional, so their weights carry over
     render_height=192,            # panoramas are rendered at render_height × 2·render_height, then the ERP is
                                   # resized to the input and faces are sampled from it (2 × face_size = sharp faces)
     length=640,                   # training panoramas per epoch (new ones each epoch): 160 steps of 4
@@ -171,6 +173,8 @@ def build_model(cfg, arch: dict | None = None) -> ATSal:
     """ImageNet encoders (or everything from --init_from), then both experts from --init_experts if given."""
     if cfg.init_from:
         arch, state = load_state(cfg.init_from)
+        if cfg.expert_face_size:
+            arch = {**arch, "expert": {**arch["expert"], "face_size": cfg.expert_face_size}}
         model = ATSal(arch, pretrained_encoder=False)
         model.load_state_dict(state, strict=True)
     else:
