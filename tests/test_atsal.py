@@ -9,10 +9,10 @@ import torch
 
 from models.nets.atsal import ATSal, AttentionStream, ExpertStream, TemporalEMA
 from training.losses import attention_loss, expert_loss, sphere_kld
-from models.runtime.panorama import (EXPERT_TURNS_DEG, ATSalPanoramaModel, expert_densities, face_jacobian,
-                                     face_shares, faces_to_equirect_density, fuse)
+from models.runtime.panorama import (EXPERT_TURNS_DEG, VIDEO_EXPERTS_EVERY, ATSalPanoramaModel, expert_densities,
+                                     face_jacobian, face_shares, faces_to_equirect_density, fuse)
 from training.config import gaze_data_root
-from training.metrics.panorama import latitude_marginal, seam_ratio
+from training.metrics.panorama import latitude_marginal, seam_ratio, turned_seam_ratio
 from models.runtime.projections import EQUATOR, FACES, POLES
 from training.panorama_data import SyntheticPanoramaSet, face_targets
 
@@ -337,38 +337,31 @@ PANORAMAS = gaze_data_root() / "panoramas"
 
 
 @pytest.fixture(scope="module")
-def bundled_streams() -> list[dict[str, np.ndarray]]:
+def bundled_panoramas() -> tuple:
     files = sorted(PANORAMAS.glob("*.jpg"))
     if len(files) < 8:
         pytest.skip(f"needs the 8 example panoramas in {PANORAMAS}")
     from models.api import load_model
     from models.studio.panorama_tab import prepare_panorama
-    model = load_model("atsal")
-    return [model.predict_streams(prepare_panorama(f, max_width=1024)) for f in files]
+    return load_model("atsal"), [prepare_panorama(f, max_width=1024) for f in files]
+
+
+@pytest.fixture(scope="module")
+def bundled_streams(bundled_panoramas) -> list[dict[str, np.ndarray]]:
+    model, images = bundled_panoramas
+    return [model.predict_streams(image) for image in images]
 
 
 SEAM_TOLERANCE = 1.2
-CONTENT_MARGIN = 0.1
 
 
-def test_bundled_experts_and_fused_show_no_cube_face_border(bundled_streams):
-    # The experts see cube faces: ≤ 1.2 everywhere. The fused map also carries the attention stream, which never
-    # sees a face, so the scene's content alone can raise the ratio a little (the attention stream reaches 1.22
-    # on one example): the fused map may exceed 1.2 only by what the attention stream shows there, + 0.1.
-    for i, streams in enumerate(bundled_streams):
-        assert seam_ratio(streams["experts"]) <= SEAM_TOLERANCE, (i, "experts")
-        content = seam_ratio(streams["attention"])
-        assert seam_ratio(streams["fused"]) <= max(SEAM_TOLERANCE, content + CONTENT_MARGIN), (i, "fused", content)
-
-
-def test_the_content_allowance_still_catches_a_real_seam(bundled_streams):
-    # A map with the single-cube experts' kind of border (a step along every face edge) fails the fused check.
-    from models.runtime.projections import equirect_face_index
-    streams = bundled_streams[0]
-    faces = equirect_face_index(*streams["fused"].shape)
-    stepped = streams["fused"] * np.where(faces % 2 == 0, 1.0, 3.0)
-    content = seam_ratio(streams["attention"])
-    assert seam_ratio(stepped) > max(SEAM_TOLERANCE, content + CONTENT_MARGIN)
+def test_bundled_experts_and_fused_show_no_cube_face_border(bundled_panoramas):
+    # Measured with the scene turned under the cube (turned_seam_ratio): a single map's ratio also rises when a
+    # bright object happens to sit on a face border (the bundled streams reach 1.5-1.7 that way at some turns).
+    model, images = bundled_panoramas
+    for i, image in enumerate(images):
+        ratios = turned_seam_ratio(model.predict_streams, image)
+        assert max(ratios["experts"], ratios["fused"]) <= SEAM_TOLERANCE, (i, ratios)
 
 
 # Where people look in 360° (assets/weights/atsal/README.md, "Where people look in a panorama"): the equator bias
@@ -399,19 +392,24 @@ def test_bundled_fused_maps_follow_the_latitude_distribution_of_360_viewing(bund
 
 
 def test_video_frames_refresh_one_turn_of_the_cube_at_a_time():
-    # α = 1: no smoothing, so after the first frame (every turn) each frame replaces exactly one turn's maps.
+    # α = 1: no smoothing, so after the first frame (every turn) each refresh replaces exactly one turn's maps;
+    # a refresh comes every VIDEO_EXPERTS_EVERY frames, the frames between keep the experts as they were.
     m = streams_of(ATSal({"attention": ATTENTION, "expert": EXPERT}).eval())
     with torch.no_grad():
         m.network.ema_poles.theta.fill_(30.0)
         m.network.ema_equator.theta.fill_(30.0)
     m.reset_temporal()
     m.predict_streams(_equi(1), temporal=True)
-    for _ in EXPERT_TURNS_DEG:                                          # one full rotation through the turns
+    for _ in range(len(EXPERT_TURNS_DEG) * VIDEO_EXPERTS_EVERY):       # one full rotation through the turns
         video = m.predict_streams(_equi(2), temporal=True)
     np.testing.assert_allclose(video["experts"], m.predict_streams(_equi(2))["experts"], rtol=1e-5, atol=1e-12)
     m.reset_temporal()
     first = m.predict_streams(_equi(1), temporal=True)
-    halfway = m.predict_streams(_equi(2), temporal=True)                # one turn new, two from the first frame
+    frames = [m.predict_streams(_equi(2), temporal=True) for _ in range(VIDEO_EXPERTS_EVERY)]
+    for kept in frames[:-1]:                                            # between refreshes: the experts stay
+        np.testing.assert_array_equal(kept["experts"], first["experts"])
+        assert not np.allclose(kept["fused"], first["fused"])           # the attention and fusion do not
+    halfway = frames[-1]                                                # one turn new, two from the first frame
     for other in (first, video):                                        # (tiny random nets: tiny differences)
         assert not np.allclose(halfway["experts"], other["experts"], rtol=1e-9, atol=0)
 

@@ -111,3 +111,22 @@ def test_seam_ratio_sees_face_borders_and_not_smooth_maps():
     assert pano.seam_ratio(np.ones((64, 128))) == 1.0                  # flat: nothing to see anywhere
     with pytest.raises(ValueError, match="NaN"):
         pano.seam_ratio(np.full((64, 128), np.nan))
+
+
+def test_turned_seam_ratio_keeps_a_models_seam_and_averages_out_a_peak_on_a_border():
+    from models.runtime.projections import equirect_face_index
+    h, w = 128, 256
+    levels = np.random.default_rng(7).uniform(0.5, 1.5, 6)[equirect_face_index(h, w)]
+
+    def content(equi):                                   # a map that follows the scene and knows nothing of faces
+        return gaussian_filter(equi[..., 0].astype(float), 4, mode="wrap") + 1.0
+
+    scene = np.zeros((h, w, 3))
+    scene[h // 2 - 20:h // 2 + 20, w // 8 - 3:w // 8 + 3] = 400.0     # a bright bar on the F/R face border
+    assert pano.seam_ratio(content(scene)) > 1.5                      # one map: the bar looks like a seam
+    assert pano.turned_seam_ratio(content, scene) < 1.2                # the scene turns away from the border
+    assert pano.turned_seam_ratio(lambda e: content(e) * levels, scene) > 2.5  # a model's face levels stay
+    with pytest.raises(ValueError, match="at least one turn"):
+        pano.turned_seam_ratio(content, scene, ())
+    both = pano.turned_seam_ratio(lambda e: {"content": content(e), "faces": content(e) * levels}, scene)
+    assert both["content"] == pytest.approx(pano.turned_seam_ratio(content, scene)) and both["faces"] > 2.5

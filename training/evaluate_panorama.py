@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from training.cli import run_and_report
 from training.metrics import saliency as sal_metrics
-from training.metrics.panorama import compute_all_panorama, seam_ratio
+from training.metrics.panorama import compute_all_panorama, seam_ratio, turned_seam_ratio
 
 MODELS = ("atsal", "equator-bias")
 ATSAL_STREAMS = ("attention", "prior", "poles", "equator", "experts", "fused")
@@ -167,7 +167,8 @@ def latitude_check(weights: str | None = None, data: str = "osie,mit1003", n: in
                    size: int = 512, progress: bool = True) -> dict:
     """Latitude marginals, each against the σ 20° equator bias: the ground truth of the val panoramas of each
     layout (what the model is taught), and every ATSal stream averaged over the example panoramas of
-    $GAZE_DATA/panoramas (real scenes, no gaze): the numbers of the latitude test in tests/test_atsal.py."""
+    $GAZE_DATA/panoramas (real scenes, no gaze): the numbers of the latitude test in tests/test_atsal.py. Each
+    example's seam ratio is `turned_seam_ratio` (the scene turned under the cube), as the seam test measures it."""
     from models.runtime.panorama import EquatorBiasModel
     from models.studio.panorama_tab import prepare_panorama
     from training.config import gaze_data_root
@@ -187,10 +188,13 @@ def latitude_check(weights: str | None = None, data: str = "osie,mit1003", n: in
                                 f"to the shared data folder")
     per_stream, seams = defaultdict(list), defaultdict(list)
     for path in tqdm(files, desc="example panoramas", disable=not progress):
-        for stream, m in model.predict_streams(prepare_panorama(path, max_width=1024)).items():
+        image = prepare_panorama(path, max_width=1024)
+        for stream, m in model.predict_streams(image).items():
             if stream != "attention_map":
                 per_stream[stream].append(latitude_marginal(m))
-                seams[stream].append(seam_ratio(m))
+        for stream, ratio in turned_seam_ratio(model.predict_streams, image).items():
+            if stream != "attention_map":
+                seams[stream].append(ratio)
     out["weights"], out["n_examples"] = folder, len(files)
     out["examples"] = {k: {**latitude_summary(np.mean(v, axis=0), reference),
                            "seam_min": float(min(seams[k])), "seam_max": float(max(seams[k]))}

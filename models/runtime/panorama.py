@@ -71,6 +71,10 @@ def faces_to_equirect_density(face_masses: dict[str, np.ndarray], height: int, w
 
 
 EXPERT_WIDTH = 512                     # ERP width the experts' maps are blended at (0.7° a pixel)
+VIDEO_EXPERTS_EVERY = 2                # in a video the experts run on every other frame (half their cost at 192 px
+                                       # faces; their moving average changes slowly anyway), the attention on each
+EXPERT_BATCH = 2                       # faces per expert run: on 2 threads ONNX Runtime takes ~45 % longer per
+                                       # 192-px face in batches of 4 or more (measured 8.0 vs 11.6 ms)
 EXPERT_TURNS_DEG = (0.0, 30.0, 60.0)   # cube maps turned about the vertical axis: every face border of one
                                        # lies inside faces of the others (the cube repeats every 90°)
 
@@ -143,6 +147,16 @@ def _raw_expert_density(face_masses: dict[str, np.ndarray], height: int, width: 
     return faces_to_equirect(faces, height, width).astype(np.float64)
 
 
+FUSE_ROWS = 64
+
+
+def _power_in_place(x: np.ndarray, exponent: float) -> None:
+    if exponent == 0.5:
+        np.sqrt(x, out=x)                   # np.power(·, 0.5, out=) takes the slow general path: 5× longer
+    elif exponent != 1:
+        np.power(x, exponent, out=x)
+
+
 def fuse(attention: np.ndarray, experts: np.ndarray, gamma: float = 1.0, alpha: float = 1.0) -> np.ndarray:
     """ATSal's fusion as a log-linear pool: attention^α × experts^γ, renormalised. α = γ = 1 is the paper's plain
     product; γ < 1 trusts the experts less (a sharp expert peak on a face the attention stream half-ignores
@@ -150,16 +164,28 @@ def fuse(attention: np.ndarray, experts: np.ndarray, gamma: float = 1.0, alpha: 
     γ = 0, α = 1 is attention alone."""
     if gamma < 0 or alpha <= 0:
         raise ValueError(f"fusion needs gamma ≥ 0 and alpha > 0; got gamma {gamma}, alpha {alpha}")
-    experts = np.clip(experts, 0, None)
-    attention = np.clip(attention, 0, None)
-    return normalise((attention ** alpha if alpha != 1 else attention) * (experts ** gamma if gamma != 1 else experts))
+    # One new array, worked on in place, the experts' weight a block of rows at a time: at 2048×1024 every new
+    # full-size temporary costs its page faults (this took 65 ms with plain expressions).
+    fused = np.maximum(np.asarray(attention, dtype=np.float64), 0.0)
+    _power_in_place(fused, alpha)
+    if gamma != 0:
+        experts = np.asarray(experts)
+        buffer = np.empty((FUSE_ROWS,) + fused.shape[1:])        # reused: a fresh block would fault its pages too
+        for top in range(0, fused.shape[0], FUSE_ROWS):
+            weight = buffer[:len(fused[top:top + FUSE_ROWS])]
+            np.maximum(experts[top:top + FUSE_ROWS], 0.0, out=weight)
+            _power_in_place(weight, gamma)
+            fused[top:top + FUSE_ROWS] *= weight
+    fused /= max(float(fused.sum()), EPS)
+    return fused
 
 
 def _resize_density(density: np.ndarray, height: int, width: int) -> np.ndarray:
     """A per-solid-angle density resized bilinearly to (height, width), renormalised to sum 1 (bilinear keeps a
     non-negative map non-negative: no clipping needed)."""
     resized = cv2.resize(density.astype(np.float64), (width, height), interpolation=cv2.INTER_LINEAR)
-    return resized / max(resized.sum(), EPS)
+    resized /= max(float(resized.sum()), EPS)
+    return resized
 
 
 class ATSalPanoramaModel:
@@ -174,20 +200,19 @@ class ATSalPanoramaModel:
         if onnx:
             net = fold_batchnorm(network.float().eval())                     # same outputs, fewer layers to run
             s = net.poles.face_size
-            self._runners = {"attention": accelerate(net.attention, torch.rand(1, 3, *net.attention.input_size))}
-            for turns in {1, len(EXPERT_TURNS_DEG)}:           # a still image runs every turn; a video frame one
-                self._runners[f"poles/{turns}"] = accelerate(net.poles, torch.rand(turns * len(POLES), 3, s, s))
-                self._runners[f"equator/{turns}"] = accelerate(net.equator, torch.rand(turns * len(EQUATOR), 3, s, s))
+            self._runners = {"attention": accelerate(net.attention, torch.rand(1, 3, *net.attention.input_size)),
+                             "poles": accelerate(net.poles, torch.rand(EXPERT_BATCH, 3, s, s)),
+                             "equator": accelerate(net.equator, torch.rand(EXPERT_BATCH, 3, s, s))}
             self.runtime = "onnxruntime" if "onnxruntime" in {r.runtime for r in self._runners.values()} else "torch"
         else:
             net = network
-            self._runners = {"attention": net.attention}
-            for turns in {1, len(EXPERT_TURNS_DEG)}:
-                self._runners.update({f"poles/{turns}": net.poles, f"equator/{turns}": net.equator})
+            self._runners = {"attention": net.attention, "poles": net.poles, "equator": net.equator}
             self.runtime = "torch"
         self.network = net
         self._video_logs: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None   # per turn, in a video
         self._next_turn = 0
+        self._video_frame = 0
+        self._video_experts: dict[str, np.ndarray] | None = None    # the experts' streams of the last refresh
 
     @torch.inference_mode()
     def predict_streams(self, equi: np.ndarray, temporal: bool = False) -> dict[str, np.ndarray]:
@@ -200,32 +225,43 @@ class ATSalPanoramaModel:
         latitude prior; "poles" and "equator" are the shares of that blend from each expert (zero where it never
         looks); "fused" is attention^α × experts^γ renormalised.
         `temporal=True` smooths the experts over successive calls (video; `reset_temporal()` between videos) and
-        refreshes one turn of the cube per call (`_expert_masses`).
+        refreshes one turn of the cube every VIDEO_EXPERTS_EVERY calls (`_expert_masses`); the calls between keep
+        the experts' streams of the last refresh (the attention stream and the fusion are new every frame).
         """
         equi = np.asarray(equi)
         if equi.ndim != 3 or equi.shape[2] != 3 or equi.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB equirectangular frame; got {equi.shape} {equi.dtype}")
         H, W = equi.shape[:2]
         net = self.network
-        was_training = net.training
-        net.eval()
+        was_training = net.training                # only a network in training (validation) needs switching:
+        if was_training:                           # eval() walks every module, ~5 ms a video frame
+            net.eval()
         try:
             h, w = net.attention.input_size
             x = to_chw(cv2.resize(equi, (w, h), interpolation=cv2.INTER_AREA))[None]    # (1, 3, h, w)
             log_density, attn = self._runners["attention"](x)                                         # (1, h/4, w/4), (1, 1, ·, ·)
             attention = _resize_density(np.exp(log_density[0].numpy()), H, W)
-            attention_map = np.clip(cv2.resize(attn[0, 0].numpy().astype(np.float64), (W, H),
-                                               interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+            attention_map = cv2.resize(attn[0, 0].numpy().astype(np.float64), (W, H), interpolation=cv2.INTER_LINEAR)
+            np.clip(attention_map, 0.0, 1.0, out=attention_map)
 
-            masses = self._expert_masses(equi, temporal)
+            reuse = (temporal and self._video_experts is not None and self._video_frame % VIDEO_EXPERTS_EVERY != 0
+                     and self._video_experts["experts"].shape == (H, W))
+            self._video_frame += int(temporal)
+            masses = None if reuse else self._expert_masses(equi, temporal)
         finally:
-            net.train(was_training)
+            if was_training:
+                net.train()
 
         # The experts' maps (s/4 px per 90° face) are blended at EXPERT_WIDTH at most, then resized: finer adds nothing.
-        w, h = min(W, EXPERT_WIDTH), max(1, round(H * min(W, EXPERT_WIDTH) / W))
-        shares = face_shares(self.latitude_prior(h, w))
-        streams = {k: v if (h, w) == (H, W) else _resize_density(v, H, W)
-                   for k, v in expert_densities(masses, h, w, shares=shares).items()}   # poles, equator, experts
+        if reuse:
+            streams = self._video_experts
+        else:
+            w, h = min(W, EXPERT_WIDTH), max(1, round(H * min(W, EXPERT_WIDTH) / W))
+            shares = face_shares(self.latitude_prior(h, w))
+            streams = {k: v if (h, w) == (H, W) else _resize_density(v, H, W)
+                       for k, v in expert_densities(masses, h, w, shares=shares).items()}   # poles, equator, experts
+            if temporal:
+                self._video_experts = streams
         return {"attention": attention, "attention_map": attention_map, "prior": self.latitude_prior(H, W), **streams,
                 "fused": fuse(attention, streams["experts"], net.config.fusion_gamma, net.config.fusion_alpha)}
 
@@ -234,23 +270,23 @@ class ATSalPanoramaModel:
         with torch.inference_mode():
             log_rows = self.network.attention.equator_prior(height).reshape(height).double().numpy()
         rows = np.exp(log_rows - log_rows.max())
-        return normalise(np.repeat(rows[:, None], width, axis=1))
+        return np.repeat((rows / (max(float(rows.sum()), EPS) * width))[:, None], width, axis=1)
 
     def _expert_masses(self, equi: np.ndarray, temporal: bool) -> list[dict[str, np.ndarray]]:
         """Per turn of EXPERT_TURNS_DEG, {face: the experts' map over it} (renormalised per face later).
 
         A still image runs the experts on every turn. In a video (`temporal`) the first frame does too, then each
-        frame refreshes one turn in rotation, so a frame costs one cube map as before the turns; each turn keeps
-        its own exponential moving average of the log-densities, with the network's α raised to 1 − (1 − α)^n for
-        n turns, so a change fades in over as many frames as with one cube refreshed every frame.
+        refresh (every VIDEO_EXPERTS_EVERY frames) runs one turn in rotation, so it costs one cube map; each turn
+        keeps its own exponential moving average of the log-densities, with the network's α raised to
+        1 − (1 − α)^(n·k) for n turns refreshed every k frames, so a change fades in over as many frames as with
+        one cube refreshed every frame.
         """
         n = len(EXPERT_TURNS_DEG)
         todo = [self._next_turn] if temporal and self._video_logs is not None else list(range(n))
         size = self.network.poles.face_size
         faces = {i: turned_faces(equi, size, (EXPERT_TURNS_DEG[i],))[0] for i in todo}
-        log_poles = self._runners[f"poles/{len(todo)}"](torch.stack([to_chw(faces[i][k]) for i in todo for k in POLES]))
-        log_equator = self._runners[f"equator/{len(todo)}"](
-            torch.stack([to_chw(faces[i][k]) for i in todo for k in EQUATOR]))
+        log_poles = self._in_batches("poles", [faces[i][k] for i in todo for k in POLES])
+        log_equator = self._in_batches("equator", [faces[i][k] for i in todo for k in EQUATOR])
         logs = {i: (log_poles[j * len(POLES):(j + 1) * len(POLES)], log_equator[j * len(EQUATOR):(j + 1) * len(EQUATOR)])
                 for j, i in enumerate(todo)}
         if temporal:
@@ -258,8 +294,8 @@ class ATSalPanoramaModel:
                 self._video_logs = logs
             else:
                 i = todo[0]
-                a_poles = 1 - (1 - self.network.ema_poles.alpha) ** n
-                a_equator = 1 - (1 - self.network.ema_equator.alpha) ** n
+                a_poles = 1 - (1 - self.network.ema_poles.alpha) ** (n * VIDEO_EXPERTS_EVERY)
+                a_equator = 1 - (1 - self.network.ema_equator.alpha) ** (n * VIDEO_EXPERTS_EVERY)
                 (p, e), (p_old, e_old) = logs[i], self._video_logs[i]
                 self._video_logs[i] = (a_poles * p + (1 - a_poles) * p_old, a_equator * e + (1 - a_equator) * e_old)
                 self._next_turn = (i + 1) % n
@@ -267,12 +303,21 @@ class ATSalPanoramaModel:
         return [{**dict(zip(POLES, np.exp(logs[i][0].numpy()))), **dict(zip(EQUATOR, np.exp(logs[i][1].numpy())))}
                 for i in range(n)]
 
+    def _in_batches(self, expert: str, faces: list[np.ndarray]) -> torch.Tensor:
+        """The expert's log-densities of `faces`: through ONNX Runtime EXPERT_BATCH faces per run (its session's
+        fixed shape; a last odd face runs in PyTorch), in PyTorch all at once (faster there)."""
+        runner = self._runners[expert]
+        x = torch.stack([to_chw(f) for f in faces])
+        step = EXPERT_BATCH if getattr(runner, "session", None) is not None else len(x)
+        return torch.cat([runner(x[i:i + step]) for i in range(0, len(x), step)])
+
     def predict(self, equi: np.ndarray) -> np.ndarray:
         return self.predict_streams(equi)["fused"]
 
     def reset_temporal(self) -> None:
         self.network.reset_temporal()
         self._video_logs, self._next_turn = None, 0
+        self._video_frame, self._video_experts = 0, None
 
 
 @register_model("panorama")

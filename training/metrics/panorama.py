@@ -18,7 +18,7 @@ FLOAT_EPS = float(np.finfo(np.float64).eps)  # the toolbox's ε (numpy float eps
 ASPECT_TOLERANCE = 0.1  # accept W/H in [1.9, 2.1]: ERP maps are 2:1 up to a pixel of rounding
 
 __all__ = ["latitude_weights", "weighted_kld", "weighted_cc", "weighted_sim", "compute_all_panorama",
-           "latitude_marginal", "face_borders", "seam_ratio"]
+           "latitude_marginal", "face_borders", "seam_ratio", "turned_seam_ratio"]
 
 
 def latitude_weights(height: int, width: int) -> np.ndarray:
@@ -147,3 +147,23 @@ def seam_ratio(density) -> float:
     if base <= 0:
         return 1.0 if gradient[border].mean() <= 0 else float("inf")
     return float(gradient[border].mean() / base)
+
+
+SEAM_INPUT_TURNS_DEG = (0.0, 22.5, 45.0, 67.5)   # the cube repeats every 90°: four turns a quarter of that apart
+
+
+def turned_seam_ratio(predict, equi: np.ndarray, turns_deg: tuple[float, ...] = SEAM_INPUT_TURNS_DEG):
+    """A model's own seams on one panorama: `seam_ratio` of predict(equi turned by each of turns_deg about the
+    vertical axis), averaged. A model that predicts cube faces keeps its face borders where they are while the
+    scene turns under them, so a seam it makes shows in every turn; a peak of the scene that happens to lie on a
+    face border (which alone can push one map's ratio to 1.5 or more) moves away in the other turns.
+    predict: (H, W, 3) panorama → (H, W) map in the same (turned) frame, or a dict of such maps (then a dict of
+    averaged ratios comes back)."""
+    equi = np.asarray(equi)
+    if not turns_deg:
+        raise ValueError("turned_seam_ratio needs at least one turn")
+    width = equi.shape[1]
+    maps = [predict(np.roll(equi, turn_shift(width, t), axis=1)) for t in turns_deg]
+    if isinstance(maps[0], dict):
+        return {k: float(np.mean([seam_ratio(m[k]) for m in maps])) for k in maps[0]}
+    return float(np.mean([seam_ratio(m) for m in maps]))
