@@ -262,30 +262,32 @@ def _file_url(path) -> str:
 
 
 def _panorama_views(rgb: np.ndarray, streams: dict[str, np.ndarray], stream: str, colormap: str, opacity: float,
-                    with_panels: bool = True, stem: str = "panorama", view: str = ""):
+                    scale: str = "peak", with_panels: bool = True, stem: str = "panorama", view: str = ""):
     """(gallery panels as (file, label) or None, viewer texture URL) of a panorama and its streams. `view`
     (panorama_tab.viewer_fragment) follows the URL's '#': where the viewer opens and its hotspots."""
     panels = None
     if with_panels:
-        images = panorama_tab.stream_images(rgb, streams, colormap, opacity)
+        images = panorama_tab.stream_images(rgb, streams, colormap, opacity, scale=scale)
         names = [f"{stem}-{name}" for name in streams]
         paths = image_files("panorama-", {n: image for n, (image, _) in zip(names, images)})
         panels = [(paths[n], label) for n, (_, label) in zip(names, images)]
     density = streams[panorama_tab.chosen_stream(streams, stream)]
-    url = _file_url(panorama_tab.viewer_texture(rgb, density, opacity, colormap))
+    url = _file_url(panorama_tab.viewer_texture(rgb, density, opacity, colormap, scale=scale))
     return panels, f"{url}#{view}" if view else url
 
 
-def _saved_panorama_views(state: dict, stream: str, colormap: str, opacity: float, with_panels: bool = True):
+def _saved_panorama_views(state: dict, stream: str, colormap: str, opacity: float, scale: str = "peak",
+                          with_panels: bool = True):
     """`_panorama_views` of a 360° tab state (panorama_tab.compact_state); ValueError once it has expired."""
     rgb = panorama_tab.state_image(state)
-    return _panorama_views(rgb, panorama_tab.state_streams(state, rgb.shape[:2]), stream, colormap, opacity,
+    return _panorama_views(rgb, panorama_tab.state_streams(state, rgb.shape[:2]), stream, colormap, opacity, scale,
                            with_panels, state.get("stem", "panorama"), state.get("view", ""))
 
 
 @handler(needs={"image": "Upload an equirectangular panorama (2:1) first."})
-def run_panorama(image, model_name, stream, colormap, opacity):
-    rendering.check_style(colormap, opacity)
+def run_panorama(image, model_name, stream, colormap, opacity, scale=None):
+    scale = scale or "peak"                     # the colour scale (rendering.SCALES); API calls get "peak"
+    rendering.check_style(colormap, opacity, scale)
     rgb = panorama_tab.prepare_panorama(image)
     streams = panorama_tab.panorama_streams(rgb, model_name)
     stream = panorama_tab.chosen_stream(streams, stream)
@@ -294,9 +296,9 @@ def run_panorama(image, model_name, stream, colormap, opacity):
     # id per prediction, so a new panorama (or a new model) opens there, while restyles keep the visitor's view.
     peaks = panorama_tab.map_peaks(next(iter(streams.values())))
     view = panorama_tab.viewer_fragment(peaks)
-    panels, viewer = _panorama_views(rgb, streams, stream, colormap, opacity, stem=stem, view=view)  # streams in memory
+    panels, viewer = _panorama_views(rgb, streams, stream, colormap, opacity, scale, stem=stem, view=view)  # in memory
     state = panorama_tab.compact_state(rgb, streams)                                # kept for restyling only
-    state.update(stem=stem, model=model_name, style=[stream, colormap, float(opacity)], view=view)
+    state.update(stem=stem, model=model_name, style=[stream, colormap, float(opacity), scale], view=view)
     h, w = rgb.shape[:2]
     looks = "; ".join(f"yaw {y:g}°, pitch {p:g}°" for y, p in peaks) or "none (the map does not vary with yaw)"
     info = (f"**{model_name}** — {saliency_tab.describe(model_name)}\n\nStreams: "
@@ -306,18 +308,19 @@ def run_panorama(image, model_name, stream, colormap, opacity):
 
 
 @handler(skip_without="state")
-def restyle_viewer(state, stream, colormap, opacity):
-    return _saved_panorama_views(state, stream, colormap, opacity, with_panels=False)[1]
+def restyle_viewer(state, stream, colormap, opacity, scale="peak"):
+    return _saved_panorama_views(state, stream, colormap, opacity, scale, with_panels=False)[1]
 
 
 @handler(skip_without="state")
-def restyle_panorama(state, stream, colormap, opacity):
+def restyle_panorama(state, stream, colormap, opacity, scale="peak"):
     """Panels, viewer and state redrawn in new colours (no inference); nothing when already drawn so."""
-    if _same_style(state, panorama_tab.chosen_stream(dict.fromkeys(state["streams"]), stream), colormap, opacity):
+    stream = panorama_tab.chosen_stream(dict.fromkeys(state["streams"]), stream)
+    if _same_style(state, stream, colormap, opacity, scale):
         return gr.skip()
-    rendering.check_style(colormap, opacity)
-    panels, viewer = _saved_panorama_views(state, stream, colormap, opacity)
-    return panels, viewer, {**state, "style": [stream, colormap, float(opacity)]}
+    rendering.check_style(colormap, opacity, scale)
+    panels, viewer = _saved_panorama_views(state, stream, colormap, opacity, scale)
+    return panels, viewer, {**state, "style": [stream, colormap, float(opacity), scale]}
 
 
 @handler(needs={"video": "Upload an equirectangular video (2:1) first."}, errors=(ValueError, RuntimeError))
@@ -816,6 +819,12 @@ def build_panorama_tab() -> None:
                 colormap = gr.Dropdown(list(rendering.COLORMAPS), value="inferno", label="Colormap",
                                        elem_id="pano-colormap")
                 opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Overlay opacity", elem_id="pano-opacity")
+                scale = gr.Radio([(label, key) for key, label in rendering.SCALES.items()], value="peak",
+                                 label="Colour scale",
+                                 elem_id="pano-scale")
+                scale_now = gr.State("peak")            # as on the Saliency tab: not an input of the /panorama API
+                scale.change(lambda value: value, scale, scale_now, queue=False, show_progress="hidden",
+                             api_visibility="private")
                 go = gr.Button("Predict 360° saliency", variant="primary")
             with gr.Column(scale=2):
                 viewer = gr.HTML(None, label="360° viewer texture", elem_id="pano-viewer", head=viewer_head,
@@ -825,16 +834,18 @@ def build_panorama_tab() -> None:
         panels = gr.Gallery(label="Streams side by side", columns=3, height="auto", fit_columns=False,
                             object_fit="contain", elem_id="pano-streams")
         legend = gr.HTML(rendering.legend_html("inferno"), elem_id="pano-legend")
-        colormap.change(rendering.legend_html, colormap, legend, queue=False, show_progress="hidden",
-                        api_visibility="private")
-        run, checked = fresh_click(go, run_panorama, [image, model, stream, colormap, opacity],
+        for control in (colormap, scale):
+            control.change(rendering.legend_html, [colormap, scale], legend, queue=False, show_progress="hidden",
+                           api_visibility="private")
+        run, checked = fresh_click(go, run_panorama, [image, model, stream, colormap, opacity, scale_now],
                                    [panels, viewer, stream, state, info], [panels, viewer, state], info,
                                    "The panorama or the model changed while it ran: press **Predict 360° saliency** "
                                    "again.", watch=[image, model], api_name="panorama")
-        style = [state, stream, colormap, opacity]
+        style = [state, stream, colormap, opacity, scale]
         checked.then(restyle_panorama, style, [panels, viewer, state], api_visibility="private", show_progress="hidden")
         stream.input(restyle_viewer, style, viewer, api_visibility="private")
         colormap.input(restyle_panorama, style, [panels, viewer, state], api_visibility="private")
+        scale.input(restyle_panorama, style, [panels, viewer, state], api_visibility="private")
         opacity.release(restyle_panorama, style, [panels, viewer, state], api_visibility="private")
         clears([image.change], [panels, viewer, state], [run], info, "New panorama: press **Predict 360° saliency**.",
                when=image, cancel=False)

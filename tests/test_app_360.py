@@ -64,10 +64,29 @@ def test_panorama_handler_gives_gallery_viewer_url_streams_and_state(monkeypatch
     assert other != url and _texture(other).is_file()
     assert _view(other) == view                                                 # same panorama: the view stays
     gallery, again, restyled = app.restyle_panorama(state, "experts", "viridis", 0.3)
-    assert len(gallery) == 7 and again not in (url, other) and restyled["style"] == ["experts", "viridis", 0.3]
+    assert len(gallery) == 7 and again not in (url, other) and restyled["style"] == ["experts", "viridis", 0.3, "peak"]
     assert _view(app.run_panorama(pano, "fake-streams", "attention", "jet", 0.5)[1])["pano"] != view["pano"]
     assert app.restyle_panorama(restyled, "experts", "viridis", 0.3) == gr.skip()     # already drawn so
     assert Path(gallery[0][0]).name == "panorama-fused.jpg"
+    shared, _, evenly = app.restyle_panorama(restyled, "experts", "viridis", 0.3, "even")
+    assert evenly["style"][-1] == "even"
+    assert not np.array_equal(np.asarray(Image.open(shared[0][0])), np.asarray(Image.open(gallery[0][0])))
+    with pytest.raises(gr.Error, match="colour scale"):
+        app.restyle_panorama(restyled, "experts", "viridis", 0.3, "loud")
+
+
+def test_the_even_scale_of_a_panorama_is_an_even_spread_on_the_sphere():
+    from models.studio.rendering import EVEN_TOP, _scaled
+    uniform = np.full((64, 128), 3.0)                                 # per solid angle: even on the sphere
+    np.testing.assert_allclose(_scaled(uniform, "even", studio360.sphere_rows(64)), 1 / EVEN_TOP, rtol=1e-5)
+    band = np.full((64, 128), 0.1)
+    band[30:34] += 1.0                                                # a band at the equator on a low floor
+    weights = np.cos(np.deg2rad(90 - (np.arange(64) + 0.5) * 180 / 64))
+    sphere_mean = (band.mean(1) * weights).sum() / weights.sum()      # ≈ 0.2; the pixel mean is ≈ 0.16
+    np.testing.assert_allclose(_scaled(band, "even", studio360.sphere_rows(64))[31, 0],
+                               1.1 / (sphere_mean * EVEN_TOP), rtol=1e-5)
+    assert 1.1 / (sphere_mean * EVEN_TOP) < 1                         # not clipped: the value is checked
+    assert _scaled(band, "even")[31, 0] > _scaled(band, "even", studio360.sphere_rows(64))[31, 0]   # pixel mean
 
 
 def test_panorama_handler_draws_the_first_view_from_the_streams_in_memory(monkeypatch):

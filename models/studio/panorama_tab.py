@@ -134,10 +134,17 @@ def chosen_stream(streams: dict[str, np.ndarray], wanted: str | None) -> str:
 PANEL_WIDTH = 1024        # gallery panels; the 360° viewer keeps the full resolution
 
 
+def sphere_rows(height: int) -> np.ndarray:
+    """(height,) share of the sphere of each ERP row (cos latitude): what an even spread on the sphere weighs
+    rows by, for the "even" colour scale (rendering._scaled)."""
+    return np.cos(np.deg2rad(90.0 - (np.arange(height) + 0.5) * 180.0 / height))
+
+
 def stream_images(image, streams: dict[str, np.ndarray], colormap: str = "inferno",
-                  opacity: float = 0.6, max_width: int = PANEL_WIDTH) -> list[tuple[np.ndarray, str]]:
+                  opacity: float = 0.6, max_width: int = PANEL_WIDTH, scale: str = "peak") -> list[tuple[np.ndarray, str]]:
     """One heatmap-over-panorama RGB image per stream, with its label (for a gallery), at most `max_width` wide:
-    a gallery thumbnail needs no more, and colouring full-size panels would dominate the tab's time."""
+    a gallery thumbnail needs no more, and colouring full-size panels would dominate the tab's time. `scale`:
+    a colour scale of rendering.SCALES ("even": relative to an even spread on the sphere, not over the pixels)."""
     if not streams:
         raise ValueError("no streams to show")
     h, w = next(iter(streams.values())).shape
@@ -146,7 +153,8 @@ def stream_images(image, streams: dict[str, np.ndarray], colormap: str = "infern
         streams = {k: cv2.resize(np.asarray(m, np.float32), size, interpolation=cv2.INTER_AREA) for k, m in streams.items()}
         h, w = size[1], size[0]
     rgb = _match(image, (h, w))
-    return [(overlay(rgb, m, colormap, opacity), stream_label(name)) for name, m in streams.items()]
+    return [(overlay(rgb, m, colormap, opacity, scale, sphere_rows(h)), stream_label(name))
+            for name, m in streams.items()]
 
 
 # ------------------------------------------------------------------------------------------------ where to look
@@ -263,10 +271,10 @@ def _prune(folder: Path, keep: int) -> None:
 
 
 def viewer_texture(image, density: np.ndarray, opacity: float = 0.6, colormap: str = "inferno",
-                   folder: str | Path | None = None) -> str:
-    """The panorama with `density` blended over it at `opacity`, saved as a JPEG; a new file name every call
-    (so a viewer showing it always reloads). Returns the path."""
-    blended = overlay(_match(image, density.shape), density, colormap, opacity)
+                   folder: str | Path | None = None, scale: str = "peak") -> str:
+    """The panorama with `density` blended over it at `opacity` on colour scale `scale` (as `stream_images`),
+    saved as a JPEG; a new file name every call (so a viewer showing it always reloads). Returns the path."""
+    blended = overlay(_match(image, density.shape), density, colormap, opacity, scale, sphere_rows(density.shape[0]))
     folder = Path(folder) if folder is not None else texture_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"pano-{uuid.uuid4().hex[:12]}.jpg"

@@ -40,12 +40,16 @@ def check_scale(scale: str) -> str:
     return scale
 
 
-def _scaled(density: np.ndarray, scale: str = "peak") -> np.ndarray:
+def _scaled(density: np.ndarray, scale: str = "peak", row_weights: np.ndarray | None = None) -> np.ndarray:
     """The density as float32 in [0, 1] on a colour scale (SCALES): "peak", density / its maximum; "even",
-    density / (its mean · EVEN_TOP), clipped at 1. All zeros stay zeros."""
+    density / (its mean · EVEN_TOP), clipped at 1, the mean weighted per row by `row_weights` when given (an
+    equirectangular panorama's rows cover cos-latitude shares of the sphere). All zeros stay zeros."""
     density = np.asarray(density, dtype=np.float32)
     if check_scale(scale) == "even":
-        mean = float(density.mean(dtype=np.float64)) if density.size else 0.0
+        if not density.size:
+            return density
+        rows = density.mean(axis=1, dtype=np.float64)
+        mean = float(rows.mean() if row_weights is None else (rows * row_weights).sum() / np.sum(row_weights))
         if mean <= 0:
             return np.clip(density, 0, None)
         return np.clip(density * np.float32(1.0 / (mean * EVEN_TOP)), 0.0, 1.0)
@@ -63,11 +67,12 @@ def colorize(density: np.ndarray, colormap: str = "inferno", scale: str = "peak"
 
 
 def overlay(image: np.ndarray, density: np.ndarray, colormap: str = "inferno", opacity: float = 0.6,
-            scale: str = "peak") -> np.ndarray:
-    """Heatmap blended over the image; the blend follows the map so low-saliency areas keep the painting visible."""
+            scale: str = "peak", row_weights: np.ndarray | None = None) -> np.ndarray:
+    """Heatmap blended over the image; the blend follows the map so low-saliency areas keep the painting visible.
+    `row_weights`: see `_scaled`."""
     if not 0.0 <= opacity <= 1.0:
         raise ValueError("opacity must be between 0 and 1")
-    scaled = _scaled(density, scale)
+    scaled = _scaled(density, scale, row_weights)
     alpha = np.float32(opacity) * np.sqrt(scaled)
     image = np.ascontiguousarray(image, dtype=np.uint8)
     lut = _colormap_lut(colormap)
