@@ -531,7 +531,9 @@ def painterly_tables(results_dir: Path, saliency: dict, scanpath: dict) -> list[
 
 
 # (adapted model, the model it adapts, how): compared on photos and on the painterly test splits.
-ADAPTATIONS = (("effsal-lite0+style", "effsal-lite0", "style augmentation (`train_saliency --style_p`)"),
+ADAPTATIONS = (("effsal-lite0+style", "effsal-lite0-photo", "style augmentation (`train_saliency --style_p`)"),
+               ("effsal-lite0", "effsal-lite0-photo", "WiSE-FT blend of the two, t = 0.5 (`interpolate_weights`; "
+                                                      "bundled)"),
                ("spgen+grl", "spgen", "gradient reversal (`train_spgen --w_domain`)"),
                ("spgen+grl(w=1)", "spgen", "gradient reversal, w_domain 1"),
                ("spgen+grl(w=3)", "spgen", "gradient reversal, w_domain 3"))

@@ -435,6 +435,18 @@ def run_folders(commands: list[str]) -> set[str]:
     return {c.split("--out ", 1)[1].split()[0] for c in commands if "--out " in c}
 
 
+def interpolation_lines(folder: Path) -> list[str]:
+    """A bullet on how a weight-space blend (training.interpolate_weights) was made, [] for plain weights."""
+    path = folder / "interpolation.json"
+    if not path.is_file():
+        return []
+    blend = json.loads(path.read_text())
+    return [f"- The weights are a weight-space blend (WiSE-FT, Wortsman et al., CVPR 2022): (1 − t) × `{blend['base']}` "
+            f"+ t × `{blend['tuned']}` parameter by parameter, t = {blend['t']:g} (the paper's default; nothing "
+            "tuned). The training details below are those of the tuned run; the base is the photo-trained model it "
+            "started from."]
+
+
 def write_card(model: str, run: Path) -> Path:
     if model in SCANPATH_MODELS:
         return write_scanpath_card(model, run)
@@ -498,6 +510,7 @@ def write_card(model: str, run: Path) -> Path:
          if len(run_folders(commands)) < 2 else
          "- Commands, in order (each names the run folders it reads and writes; the weights are fp16 safetensors): "
          + "; then ".join(f"`{c}`" for c in commands) + "."),
+        *interpolation_lines(folder),
         f"- Data: {data_line}. Eye-tracking fixations of all subjects, blurred with the dataset's 1-degree "
         "Gaussian, are the target distribution; the fixations themselves feed the NSS term. Test splits were "
         "never used for training or model selection.",
@@ -534,7 +547,8 @@ def write_card(model: str, run: Path) -> Path:
     ]
     card = folder / "README.md"
     card.write_text("\n".join(lines))
-    _update_manifest(model, facts, config["command"])
+    blend = next((c for c in commands if " training.interpolate_weights " in c), None)
+    _update_manifest(model, facts, blend if (folder / "interpolation.json").is_file() and blend else config["command"])
     return card
 
 
